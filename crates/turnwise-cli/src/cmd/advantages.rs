@@ -1,0 +1,150 @@
+//! `turnwise advantages`: run a credit-assignment method over a file of test cases
+//! (reference-vector schema) or of trajectory groups (turnwise batch format).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde_json::{Map, Value};
+use turnwise_core::jsonl::{self, Record};
+use turnwise_core::Batch;
+use turnwise_credit::check::compare;
+use turnwise_credit::registry;
+
+/// Arguments of `turnwise advantages`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Input JSON Lines file: test cases (`method`, `params`, `groups`, `expected`) or
+    /// turnwise group lines (`{"v": 1, …}`); `-` reads standard input.
+    #[arg(long)]
+    input: PathBuf,
+    /// Method to run (overrides each case's `method`; required for group lines).
+    #[arg(long)]
+    method: Option<String>,
+    /// Parameter override `KEY=VALUE` (repeatable; overrides the case's `params`).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Compare with each case's `expected` (and `expected_extra`) at 1e-6 relative
+    /// tolerance; exit 1 with a diff on mismatch.
+    #[arg(long)]
+    check: bool,
+    /// Print `{"expected": …, "expected_extra": …}` instead of the main output alone.
+    #[arg(long)]
+    extras: bool,
+}
+
+/// Bad input: the message is printed and the process exits with status 2.
+fn input_error(msg: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{msg}")
+}
+
+fn parse_overrides(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| input_error(format!("--param {kv:?}: expected KEY=VALUE")))
+        })
+        .collect()
+}
+
+/// Runs the command; returns the exit status.
+pub fn run(args: Args) -> Result<i32> {
+    let overrides = parse_overrides(&args.params)?;
+    let mut failures = 0usize;
+    let mut cases = 0usize;
+    let mut groups: Vec<(usize, turnwise_core::Group)> = Vec::new();
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    use std::io::Write;
+    for rec in jsonl::open(&args.input)? {
+        let (line, rec) = rec?;
+        match rec {
+            Record::Case(case) => {
+                cases += 1;
+                let (method, params) = match &args.method {
+                    Some(m) if *m != case.method => (m.clone(), Map::new()),
+                    _ => (case.method.clone(), case.params.clone()),
+                };
+                let res = registry::run(&method, &case.batch, &params, &overrides)
+                    .map_err(|e| input_error(format!("{}:{line}: {e}", args.input.display())))?;
+                let main = res.main_json(&case.batch);
+                let extra = res.extras_json(&case.batch);
+                if args.extras {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({"expected": main, "expected_extra": extra})
+                    )?;
+                } else {
+                    writeln!(out, "{main}")?;
+                }
+                if args.check {
+                    let mut diffs = Vec::new();
+                    match &case.expected {
+                        Some(exp) => compare(&main, exp, "expected", &mut diffs),
+                        None => diffs.push("case has no `expected`".to_owned()),
+                    }
+                    if let Some(Value::Object(exp)) = &case.expected_extra {
+                        for (k, v) in exp {
+                            match extra.get(k) {
+                                Some(got) => {
+                                    compare(got, v, &format!("expected_extra.{k}"), &mut diffs)
+                                }
+                                None => diffs.push(format!("expected_extra.{k}: not produced")),
+                            }
+                        }
+                    }
+                    if !diffs.is_empty() {
+                        failures += 1;
+                        out.flush()?;
+                        eprintln!(
+                            "MISMATCH {}:{line} ({} / {}):",
+                            args.input.display(),
+                            method,
+                            case.name
+                        );
+                        for d in diffs {
+                            eprintln!("  {d}");
+                        }
+                    }
+                }
+            }
+            Record::Group(g) => groups.push((line, g)),
+        }
+    }
+    if !groups.is_empty() {
+        let method = args.method.as_deref().ok_or_else(|| {
+            input_error(format!(
+                "{}: group lines need --method NAME",
+                args.input.display()
+            ))
+        })?;
+        let lines: Vec<usize> = groups.iter().map(|(l, _)| *l).collect();
+        let batch = Batch {
+            groups: groups.into_iter().map(|(_, g)| g).collect(),
+        };
+        let res = registry::run(method, &batch, &Map::new(), &overrides)
+            .map_err(|e| input_error(format!("{}: {e}", args.input.display())))?;
+        // One output line per input group line.
+        let main = res.main_json(&batch);
+        for g in &batch.groups {
+            let mut m = Map::new();
+            for t in &g.trajectories {
+                if let Some(v) = main.get(&t.id) {
+                    m.insert(t.id.clone(), v.clone());
+                }
+            }
+            writeln!(out, "{}", Value::Object(m))?;
+        }
+        let _ = lines;
+    }
+    out.flush()?;
+    if args.check {
+        if failures > 0 {
+            eprintln!("{failures} of {cases} cases mismatched");
+            return Ok(1);
+        }
+        eprintln!("all {cases} cases match");
+    }
+    Ok(0)
+}

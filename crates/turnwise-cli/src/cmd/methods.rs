@@ -1,0 +1,111 @@
+//! `turnwise methods`: every registered credit-assignment method, its paper, parameters
+//! with defaults, and whether it is exact or rests on a spec assumption.
+
+use anyhow::Result;
+use serde_json::json;
+use turnwise_credit::{registry, Status};
+
+/// Arguments of `turnwise methods`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// A readable listing.
+    Text,
+    /// One JSON object per method.
+    Json,
+    /// The method table of `docs/methods.md`.
+    Markdown,
+}
+
+fn status_text(s: Status) -> (&'static str, &'static str) {
+    match s {
+        Status::Exact(src) => ("exact", src),
+        Status::Assumption(a) => ("assumption", a),
+    }
+}
+
+/// Runs the command; returns the exit status.
+pub fn run(args: Args) -> Result<i32> {
+    match args.format {
+        Format::Text => {
+            for m in registry::all() {
+                let i = m.info();
+                let (st, why) = status_text(i.status);
+                println!("{}  [{}: {}]", i.name, st, why);
+                println!("    {}", i.paper);
+                println!("    {}", i.idea);
+                println!("    output: {}; reads: {}", i.output, i.fields.join(", "));
+                for p in i.params {
+                    println!(
+                        "    --param {}={}  ({}; {})",
+                        p.name,
+                        p.default_value(),
+                        p.kind_name(),
+                        p.doc
+                    );
+                }
+                println!();
+            }
+        }
+        Format::Json => {
+            for m in registry::all() {
+                let i = m.info();
+                let (st, why) = status_text(i.status);
+                let params: Vec<_> = i
+                    .params
+                    .iter()
+                    .map(|p| json!({"name": p.name, "type": p.kind_name(), "default": p.default_value().to_string(), "doc": p.doc}))
+                    .collect();
+                println!(
+                    "{}",
+                    json!({"name": i.name, "paper": i.paper, "idea": i.idea, "output": i.output,
+                           "fields": i.fields, "params": params, "status": st, "status_detail": why})
+                );
+            }
+        }
+        Format::Markdown => print!("{}", markdown_table()),
+    }
+    Ok(0)
+}
+
+/// The method table of `docs/methods.md` (a test keeps the document in sync).
+pub fn markdown_table() -> String {
+    let mut s = String::from(
+        "| method | paper | idea | reads | parameters (default) | status |\n|---|---|---|---|---|---|\n",
+    );
+    for m in registry::all() {
+        let i = m.info();
+        let (st, why) = status_text(i.status);
+        let params = if i.params.is_empty() {
+            "—".to_owned()
+        } else {
+            i.params
+                .iter()
+                .map(|p| format!("`{}`={}", p.name, p.default_value()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let esc = |x: &str| x.replace('|', "\\|");
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | **{}**: {} |\n",
+            i.name,
+            esc(i.paper),
+            esc(i.idea),
+            i.fields
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            params,
+            st,
+            esc(why)
+        ));
+    }
+    s
+}

@@ -1,0 +1,37 @@
+//! `turnwise`: train language-model agents with multi-turn RL and turn-level credit
+//! assignment. Run `turnwise --help` for the subcommands.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// turnwise: multi-turn RL for language-model agents, with turn-level credit assignment.
+#[derive(Parser)]
+#[command(name = "turnwise", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compute advantages (or shaped rewards) for trajectory groups with a registered method.
+    Advantages(cmd::advantages::Args),
+    /// List every registered credit-assignment method with its paper and parameters.
+    Methods(cmd::methods::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Advantages(a) => cmd::advantages::run(a),
+        Command::Methods(a) => cmd::methods::run(a),
+    };
+    match code {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Comparing computed outputs with reference vectors: `|a − b| ≤ 1e-6·max(1, |b|)`
+//! (`credit-turn.md` §0.3), with readable per-value diffs.
+
+use serde_json::Value;
+
+/// Compares `got` with `expected` at `|a − b| ≤ 1e-6·max(1, |b|)`, recording readable diffs.
+pub fn compare(got: &Value, expected: &Value, path: &str, diffs: &mut Vec<String>) {
+    match (got, expected) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (
+                a.as_f64().unwrap_or(f64::NAN),
+                b.as_f64().unwrap_or(f64::NAN),
+            );
+            if !((a - b).abs() <= 1e-6 * b.abs().max(1.0)) {
+                diffs.push(format!("{path}: got {a}, expected {b}"));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                diffs.push(format!(
+                    "{path}: got {} values, expected {}",
+                    a.len(),
+                    b.len()
+                ));
+                return;
+            }
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                compare(x, y, &format!("{path}[{i}]"), diffs);
+            }
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, y) in b {
+                match a.get(k) {
+                    Some(x) => compare(x, y, &format!("{path}.{k}"), diffs),
+                    None => diffs.push(format!("{path}.{k}: missing")),
+                }
+            }
+            for k in a.keys().filter(|k| !b.contains_key(*k)) {
+                diffs.push(format!("{path}.{k}: unexpected"));
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => diffs.push(format!("{path}: got {a}, expected {b}")),
+    }
+}
