@@ -1,0 +1,1 @@
+//! Tokenizers: Hugging Face `tokenizer.json`, chat templates, and byte-level BPE training.
