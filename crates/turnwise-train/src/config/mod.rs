@@ -1,0 +1,13 @@
+//! The run configuration: typed TOML sections with a doc line per field, unknown keys
+//! rejected with the closest valid key, wrong types reported with the key path, and
+//! `--set KEY=VALUE` overrides on dotted paths ([`load`]). The built-in default is
+//! `configs/maze.toml`, compiled into the binary ([`DEFAULT_TOML`]).
+
+mod load;
+mod sections;
+
+pub use load::{apply_set, load, parse, toml_to_json, ConfigError};
+pub use sections::*;
+
+/// The built-in default job (`configs/maze.toml`): SFT on noisy maze demos, then RL.
+pub const DEFAULT_TOML: &str = include_str!("../../../../configs/maze.toml");

@@ -1,0 +1,395 @@
+//! The configuration sections (`docs/training.md` has the reference with defaults).
+
+use serde::{Deserialize, Serialize};
+
+use crate::loss::{AggMode, EpoConfig, KlKind, RatioKind};
+use crate::loss::disco::Scoring;
+
+/// The whole configuration of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Seeds, output folder, length and budgets.
+    pub run: RunConfig,
+    /// The environment and how episodes are grouped.
+    pub env: EnvConfig,
+    /// The policy model and tokenizer.
+    pub model: ModelConfig,
+    /// Sampling during rollouts.
+    pub sampling: SamplingConfig,
+    /// The credit-assignment method.
+    pub credit: CreditConfig,
+    /// The policy objective.
+    pub loss: LossConfig,
+    /// The optimiser and its schedule.
+    pub optim: OptimConfig,
+    /// The supervised warm start.
+    pub sft: SftConfig,
+    /// Checkpointing.
+    pub checkpoint: CheckpointConfig,
+    /// Evaluation.
+    pub eval: EvalConfig,
+}
+
+/// `[run]`: seeds, output, length and budgets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Run seed: every random stream (init, sampling, task seeds) derives from it.
+    pub seed: u64,
+    /// Run folder (config, metrics, checkpoints); `--out` overrides it.
+    pub out: String,
+    /// Number of RL steps (one step = one batch of groups, credit, PPO epochs).
+    pub steps: u64,
+    /// Wall-clock budget of the whole job in seconds (0: none); the run stops and saves when spent.
+    pub time_budget_s: f64,
+    /// Stop after this many consecutive skipped (non-finite) updates.
+    pub max_bad_steps: u32,
+    /// Torch intra-op threads (0: libtorch's default).
+    pub threads: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            seed: 0,
+            out: "runs/maze".into(),
+            steps: 100,
+            time_budget_s: 0.0,
+            max_bad_steps: 5,
+            threads: 0,
+        }
+    }
+}
+
+/// How past turns enter the policy's context (`environments.md` §10.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HistoryMode {
+    /// The whole episode so far (context grows each turn; token ids are extended, never re-tokenised).
+    Full,
+    /// Only the last `history_k` turns before the current observation.
+    LastK,
+}
+
+/// `[env]`: the environment and how episodes are grouped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvConfig {
+    /// Registered environment name (`turnwise env list`).
+    pub name: String,
+    /// Environment options (`KEY = VALUE`), passed to the registry.
+    pub options: toml::Table,
+    /// G: episodes per task seed (one group).
+    pub group_size: usize,
+    /// Task seeds (groups) per RL step.
+    pub tasks_per_step: usize,
+    /// Turn budget per episode; an episode that reaches it is truncated.
+    pub max_turns: usize,
+    /// History mode: `full` or `last-k`.
+    pub history: HistoryMode,
+    /// k for `last-k` (0: the current observation only, i.e. step-independent).
+    pub history_k: usize,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        EnvConfig {
+            name: "lmrl/maze-fo".into(),
+            options: toml::Table::new(),
+            group_size: 8,
+            tasks_per_step: 4,
+            max_turns: 20,
+            history: HistoryMode::LastK,
+            history_k: 0,
+        }
+    }
+}
+
+/// `[model]`: the policy. The built-in `tiny` preset is a small causal transformer
+/// trained from scratch with a word-level tokenizer built from the environment's texts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Model preset: `tiny` (from scratch).
+    pub preset: String,
+    /// Embedding width.
+    pub d_model: i64,
+    /// Transformer blocks.
+    pub layers: i64,
+    /// Attention heads.
+    pub heads: i64,
+    /// Feed-forward width.
+    pub d_ff: i64,
+    /// Longest context in tokens (position table size).
+    pub max_context: i64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            preset: "tiny".into(),
+            d_model: 64,
+            layers: 2,
+            heads: 4,
+            d_ff: 128,
+            max_context: 128,
+        }
+    }
+}
+
+/// `[sampling]`: how actions are sampled during rollouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingConfig {
+    /// Softmax temperature (1: the raw distribution).
+    pub temperature: f64,
+    /// Per-turn token budget of an action; an action that reaches it is cut.
+    pub max_action_tokens: usize,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig {
+            temperature: 1.0,
+            max_action_tokens: 6,
+        }
+    }
+}
+
+/// `[credit]`: the registered estimator and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreditConfig {
+    /// Registered method name (`turnwise methods`).
+    pub method: String,
+    /// The method's parameters (checked against its registry entry).
+    pub params: toml::Table,
+}
+
+impl Default for CreditConfig {
+    fn default() -> Self {
+        CreditConfig {
+            method: "grpo".into(),
+            params: toml::Table::new(),
+        }
+    }
+}
+
+/// Which objective the update minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// The PPO clip family (§12).
+    Ppo,
+    /// DisCO's discriminative constrained objective (§10); reads outcomes, not advantages.
+    Disco,
+}
+
+/// `[loss.disco]`: DisCO settings (§10; released-script defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoConfig {
+    /// τ of the log-sum-exp over negatives.
+    pub tau: f64,
+    /// DisCO-b: mean over negatives instead of log-sum-exp.
+    pub basic: bool,
+    /// Scoring function: `logL` or `Lratio`.
+    pub scoring: Scoring,
+    /// β of the squared-hinge KL constraint.
+    pub beta: f64,
+    /// δ: the KL budget.
+    pub delta: f64,
+}
+
+impl Default for DiscoConfig {
+    fn default() -> Self {
+        DiscoConfig {
+            tau: 10.0,
+            basic: false,
+            scoring: Scoring::LogL,
+            beta: 1e3,
+            delta: 1e-4,
+        }
+    }
+}
+
+/// `[loss]`: the policy objective (§12, §13, §15, §10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    /// `ppo` (clip family) or `disco`.
+    pub objective: Objective,
+    /// ε_low of the clip.
+    pub clip_low: f64,
+    /// ε_high of the clip (DAPO clip-higher: 0.28).
+    pub clip_high: f64,
+    /// Dual-clip constant c > 1 for negative advantages (unset: off).
+    pub dual_clip: Option<f64>,
+    /// Importance ratio: `token` (PPO) or `sequence` (GSPO).
+    pub ratio: RatioKind,
+    /// Aggregation: token-mean, seq-mean-token-sum, seq-mean-token-mean, seq-mean-token-sum-norm.
+    pub agg: AggMode,
+    /// L_max of seq-mean-token-sum-norm (unset: the batch's longest row).
+    pub max_len: Option<usize>,
+    /// KL estimator to the frozen reference (k1, k2, k3, abs, k1+, k3+; unset: no reference).
+    pub kl: Option<KlKind>,
+    /// β_KL of the KL loss term.
+    pub kl_coef: f64,
+    /// Put β_KL·k1 into the per-turn reward instead of the loss (REINFORCE++/PPO style).
+    pub kl_in_reward: bool,
+    /// β_H of the entropy bonus.
+    pub entropy_coef: f64,
+    /// EPO entropy smoothing (§15; unset: plain entropy bonus).
+    pub epo: Option<EpoConfig>,
+    /// Over-turn masking (§13): truncated trajectories get no loss.
+    pub over_turn_mask: bool,
+    /// DisCO settings (objective = "disco").
+    pub disco: DiscoConfig,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        LossConfig {
+            objective: Objective::Ppo,
+            clip_low: 0.2,
+            clip_high: 0.28,
+            dual_clip: None,
+            ratio: RatioKind::Token,
+            agg: AggMode::TokenMean,
+            max_len: None,
+            kl: None,
+            kl_coef: 0.0,
+            kl_in_reward: false,
+            entropy_coef: 0.0,
+            epo: None,
+            over_turn_mask: false,
+            disco: DiscoConfig::default(),
+        }
+    }
+}
+
+/// Learning-rate schedule after warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Constant after warm-up.
+    Constant,
+    /// Cosine decay to `min_lr_ratio·lr` at the last step.
+    Cosine,
+}
+
+/// `[optim]`: AdamW and its schedule (shared by SFT and RL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+    /// Decoupled weight decay (AdamW).
+    pub weight_decay: f64,
+    /// Global gradient-norm clip (0: off).
+    pub grad_clip: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: u64,
+    /// `constant` or `cosine` after warm-up.
+    pub schedule: Schedule,
+    /// Final learning rate of the cosine schedule, as a fraction of `lr`.
+    pub min_lr_ratio: f64,
+    /// Rows (turns) per micro-batch; gradients accumulate over micro-batches.
+    pub micro_batch: usize,
+    /// PPO epochs: optimiser passes over each rollout batch.
+    pub ppo_epochs: usize,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            grad_clip: 1.0,
+            warmup_steps: 0,
+            schedule: Schedule::Constant,
+            min_lr_ratio: 0.1,
+            micro_batch: 256,
+            ppo_epochs: 1,
+        }
+    }
+}
+
+/// `[sft]`: supervised warm start on expert demonstrations (loss on action tokens only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SftConfig {
+    /// Run SFT before RL.
+    pub enabled: bool,
+    /// Demonstrations file (turnwise JSONL); empty: generate in-process with the expert solver.
+    pub demos: String,
+    /// Episodes to generate when `demos` is empty.
+    pub episodes: usize,
+    /// Probability that a generated step is a random action instead of the expert's.
+    pub noise: f64,
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Learning rate.
+    pub lr: f64,
+}
+
+impl Default for SftConfig {
+    fn default() -> Self {
+        SftConfig {
+            enabled: true,
+            demos: String::new(),
+            episodes: 200,
+            noise: 0.5,
+            steps: 300,
+            batch: 32,
+            lr: 3e-3,
+        }
+    }
+}
+
+/// `[checkpoint]`: when to save and how many to keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Save every this many RL steps (0: only at the end).
+    pub every: u64,
+    /// Keep the last N checkpoints.
+    pub keep: usize,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig { every: 10, keep: 2 }
+    }
+}
+
+/// `[eval]`: evaluation episodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Episodes per evaluation (LMRL maze: the 25 start cells, repeated).
+    pub episodes: usize,
+    /// Greedy decoding instead of sampling.
+    pub greedy: bool,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            episodes: 25,
+            greedy: true,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Optimisation: AdamW ([`adamw`]), global gradient-norm clipping and learning-rate
+//! schedules ([`schedule`]).
+
+pub mod adamw;
+pub mod schedule;
+
+pub use adamw::AdamW;
+pub use schedule::lr_at;
