@@ -11,3 +11,6 @@ pub use sections::*;
 
 /// The built-in default job (`configs/maze.toml`): SFT on noisy maze demos, then RL.
 pub const DEFAULT_TOML: &str = include_str!("../../../../configs/maze.toml");
+
+#[cfg(test)]
+mod tests;
