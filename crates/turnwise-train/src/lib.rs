@@ -8,3 +8,6 @@
 pub mod loss;
 pub mod config;
 pub mod optim;
+pub mod policy;
+pub mod rollout;
+pub mod train;

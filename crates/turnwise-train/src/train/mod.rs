@@ -1,0 +1,4 @@
+//! Training: rows and updates ([`rows`], [`update`]).
+
+pub mod rows;
+pub mod update;

@@ -1,0 +1,98 @@
+//! Training rows: one row per turn with action tokens (the per-turn-row layout of
+//! verl-agent / KernelGYM, `credit-outcome.md` §12.2), with its token context, its
+//! advantage, and whether it is masked (over-turn masking, §13).
+
+use tch::{Kind, Tensor};
+use turnwise_core::Batch;
+use turnwise_credit::TurnValues;
+
+use crate::policy::{ActionScores, Policy};
+use crate::rollout::{context_of, HistorySpec};
+
+/// The rows of a batch.
+#[derive(Debug, Clone, Default)]
+pub struct RowSet {
+    /// Context ids followed by action ids.
+    pub seqs: Vec<Vec<u32>>,
+    /// Number of action tokens at the end of each sequence.
+    pub action_len: Vec<usize>,
+    /// The row's advantage (broadcast to its tokens).
+    pub adv: Vec<f64>,
+    /// false: the row is masked out of the loss (over-turn masking).
+    pub live: Vec<bool>,
+    /// Environment step of the row (EPO).
+    pub env_step: Vec<usize>,
+    /// Trajectory index (batch order) of the row.
+    pub traj: Vec<usize>,
+    /// Per-row clip range (A²TGPO `clip_eps`), when the estimator provides one.
+    pub clip_eps: Option<Vec<f64>>,
+}
+
+impl RowSet {
+    /// Rows of every turn with at least one action token. `adv` holds one value per turn
+    /// (batch order); `mask_truncated` masks every row of truncated trajectories (§13).
+    pub fn from_batch(batch: &Batch, adv: &TurnValues, clip_eps: Option<&TurnValues>, history: HistorySpec, mask_truncated: bool) -> Self {
+        let mut r = RowSet {
+            clip_eps: clip_eps.map(|_| Vec::new()),
+            ..Default::default()
+        };
+        for (i, traj) in batch.trajectories().enumerate() {
+            for (t, turn) in traj.turns.iter().enumerate() {
+                if turn.action.token_ids.is_empty() {
+                    continue;
+                }
+                let mut seq = context_of(traj, t, history);
+                seq.extend_from_slice(&turn.action.token_ids);
+                r.seqs.push(seq);
+                r.action_len.push(turn.action.token_ids.len());
+                r.adv.push(adv.traj(i)[t]);
+                r.live.push(!(mask_truncated && traj.truncated));
+                r.env_step.push(turn.ext().env_step.unwrap_or(t as u64) as usize);
+                r.traj.push(i);
+                if let (Some(c), Some(v)) = (r.clip_eps.as_mut(), clip_eps) {
+                    c.push(v.traj(i)[t]);
+                }
+            }
+        }
+        r
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    /// True when there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+
+    /// Valid-token counts per row (0 for masked rows), for the batch-wide normaliser.
+    pub fn counts(&self) -> Vec<usize> {
+        self.action_len
+            .iter()
+            .zip(&self.live)
+            .map(|(&n, &l)| if l { n } else { 0 })
+            .collect()
+    }
+
+    /// Teacher-forced scores of rows `range` under `policy`.
+    pub fn score(&self, policy: &Policy, range: std::ops::Range<usize>) -> ActionScores {
+        let refs: Vec<&[u32]> = self.seqs[range.clone()].iter().map(Vec::as_slice).collect();
+        policy.score_actions(&refs, &self.action_len[range])
+    }
+
+    /// Per-token advantages [R, A] of rows `range` (A = `width`).
+    pub fn adv_tensor(&self, range: std::ops::Range<usize>, width: i64) -> Tensor {
+        let v: Vec<f32> = self.adv[range].iter().map(|&a| a as f32).collect();
+        let r = v.len() as i64;
+        Tensor::from_slice(&v).view([r, 1]).expand([r, width], false).contiguous()
+    }
+
+    /// The liveness mask [R, 1] of rows `range`.
+    pub fn live_tensor(&self, range: std::ops::Range<usize>) -> Tensor {
+        let v: Vec<f32> = self.live[range].iter().map(|&l| if l { 1.0 } else { 0.0 }).collect();
+        let r = v.len() as i64;
+        Tensor::from_slice(&v).view([r, 1]).to_kind(Kind::Float)
+    }
+}
