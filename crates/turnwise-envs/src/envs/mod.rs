@@ -1,0 +1,3 @@
+//! The built-in environments, one module each.
+
+pub mod maze;
