@@ -19,6 +19,12 @@ enum Command {
     Advantages(cmd::advantages::Args),
     /// List every registered credit-assignment method with its paper and parameters.
     Methods(cmd::methods::Args),
+    /// List every registered environment with its options and defaults.
+    Envs(cmd::envs::Args),
+    /// Play an environment interactively in the terminal.
+    Play(cmd::play::Args),
+    /// Environment tools: expert demonstrations, replays, throughput.
+    Env(cmd::env::Args),
 }
 
 fn main() {
@@ -26,6 +32,9 @@ fn main() {
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Methods(a) => cmd::methods::run(a),
+        Command::Envs(a) => cmd::envs::run(a),
+        Command::Play(a) => cmd::play::run(a),
+        Command::Env(a) => cmd::env::run(a),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -1,8 +1,9 @@
 //! Throughput measurement for `turnwise env bench` (task item 6): single-threaded steps per
 //! second, observations rendered (each step's observation text is produced and read).
+//! Resets (procedural generation) are timed apart from steps.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 
@@ -13,16 +14,23 @@ use crate::env::Env;
 pub struct BenchResult {
     /// Steps taken.
     pub steps: u64,
-    /// Episodes started.
+    /// Episodes started (resets).
     pub episodes: u64,
-    /// Wall-clock seconds.
-    pub seconds: f64,
+    /// Wall-clock seconds spent in `step`.
+    pub step_seconds: f64,
+    /// Wall-clock seconds spent in `reset`.
+    pub reset_seconds: f64,
 }
 
 impl BenchResult {
-    /// Steps per second.
+    /// Steps per second, resets excluded.
     pub fn steps_per_second(&self) -> f64 {
-        self.steps as f64 / self.seconds
+        self.steps as f64 / self.step_seconds
+    }
+
+    /// Steps per second, reset time included.
+    pub fn steps_per_second_with_resets(&self) -> f64 {
+        self.steps as f64 / (self.step_seconds + self.reset_seconds)
     }
 }
 
@@ -32,14 +40,15 @@ pub fn run(env: &mut dyn Env, seed: u64, min_seconds: f64) -> BenchResult {
     let space = env.action_space();
     let mut rng = turnwise_core::seed::rng(seed, 0xbe7c);
     let actions: Vec<&str> = (0..4096)
-        .map(|_| space[rng.random_range(0..space.len())])
+        .map(|_| &*space[rng.random_range(0..space.len())])
         .collect();
-    let mut steps = 0u64;
-    let mut episodes = 1u64;
-    let mut bytes = 0usize;
-    let start = Instant::now();
+    let (mut steps, mut episodes, mut bytes) = (0u64, 0u64, 0usize);
+    let mut reset_time = Duration::ZERO;
     let mut ep_seed = seed;
+    let start = Instant::now();
+    let t = Instant::now();
     bytes += env.reset(ep_seed).text.len();
+    reset_time += t.elapsed();
     loop {
         for _ in 0..1024 {
             let a = actions[(steps & 4095) as usize];
@@ -48,17 +57,20 @@ pub fn run(env: &mut dyn Env, seed: u64, min_seconds: f64) -> BenchResult {
             steps += 1;
             if s.terminated || s.truncated {
                 ep_seed = ep_seed.wrapping_add(1);
+                let t = Instant::now();
                 bytes += env.reset(ep_seed).text.len();
+                reset_time += t.elapsed();
                 episodes += 1;
             }
         }
-        let el = start.elapsed().as_secs_f64();
-        if el >= min_seconds {
+        let el = start.elapsed();
+        if el.as_secs_f64() >= min_seconds {
             black_box(bytes);
             return BenchResult {
                 steps,
-                episodes,
-                seconds: el,
+                episodes: episodes + 1,
+                step_seconds: (el - reset_time).as_secs_f64(),
+                reset_seconds: reset_time.as_secs_f64(),
             };
         }
     }

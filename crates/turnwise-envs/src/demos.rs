@@ -46,7 +46,7 @@ pub fn episode(
         };
         let space = env.action_space();
         let action = if cfg.noise > 0.0 && !space.is_empty() && rng.random_bool(cfg.noise.min(1.0)) {
-            space[rng.random_range(0..space.len())].to_owned()
+            space[rng.random_range(0..space.len())].to_string()
         } else {
             expert
         };

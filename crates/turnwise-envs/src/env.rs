@@ -85,6 +85,6 @@ pub trait Env: Send {
         None
     }
 
-    /// A few valid action texts, for ε-random exploration in demonstrations.
-    fn action_space(&self) -> &'static [&'static str];
+    /// Valid single-action texts, for ε-random exploration in demonstrations and benches.
+    fn action_space(&self) -> Vec<Text>;
 }

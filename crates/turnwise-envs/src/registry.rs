@@ -21,6 +21,7 @@ pub struct EnvSpec {
 pub static ALL: &[&EnvSpec] = &[
     &crate::envs::maze::FO,
     &crate::envs::maze::PO,
+    &crate::envs::sokoban::SPEC,
 ];
 
 /// The environment registered as `name`.

@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
 pub mod advantages;
+pub mod env;
+pub mod envs;
 pub mod methods;
+pub mod play;

@@ -392,7 +392,7 @@ impl Env for Maze {
             .map(|(a, _)| (*a).to_owned())
     }
 
-    fn action_space(&self) -> &'static [&'static str] {
-        &ACTION_TEXTS
+    fn action_space(&self) -> Vec<Text> {
+        ACTION_TEXTS.iter().map(|a| Text::Borrowed(*a)).collect()
     }
 }
