@@ -21,6 +21,12 @@ enum Command {
     Methods(cmd::methods::Args),
     /// Evaluate loss-side reference cases (policy loss, KL, EPO, DisCO penalty) with the trainer.
     Loss(cmd::loss::Args),
+    /// List every registered environment with its options and defaults.
+    Envs(cmd::envs::Args),
+    /// Play an environment interactively in the terminal.
+    Play(cmd::play::Args),
+    /// Environment tools: expert demonstrations, replays, throughput.
+    Env(cmd::env::Args),
 }
 
 fn main() {
@@ -29,6 +35,9 @@ fn main() {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Methods(a) => cmd::methods::run(a),
         Command::Loss(a) => cmd::loss::run(a),
+        Command::Envs(a) => cmd::envs::run(a),
+        Command::Play(a) => cmd::play::run(a),
+        Command::Env(a) => cmd::env::run(a),
     };
     match code {
         Ok(code) => std::process::exit(code),

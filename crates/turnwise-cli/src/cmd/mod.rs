@@ -1,5 +1,8 @@
 //! One module per subcommand.
 
 pub mod advantages;
+pub mod env;
+pub mod envs;
 pub mod methods;
 pub mod loss;
+pub mod play;

@@ -1,0 +1,5 @@
+//! The built-in environments, one module each.
+
+pub mod maze;
+pub mod ragen;
+pub mod sokoban;
