@@ -21,6 +21,12 @@ enum Command {
     Methods(cmd::methods::Args),
     /// Evaluate loss-side reference cases (policy loss, KL, EPO, DisCO penalty) with the trainer.
     Loss(cmd::loss::Args),
+    /// Train a policy: SFT warm start then RL (default job: the built-in maze config).
+    Train(cmd::train::Args),
+    /// Supervised warm start on demonstrations (loss on action tokens only).
+    Sft(cmd::sft::Args),
+    /// Evaluate a run's policy: success rate, mean return, turns, LMRL normalised score.
+    Eval(cmd::eval::Args),
     /// List every registered environment with its options and defaults.
     Envs(cmd::envs::Args),
     /// Play an environment interactively in the terminal.
@@ -35,6 +41,9 @@ fn main() {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Methods(a) => cmd::methods::run(a),
         Command::Loss(a) => cmd::loss::run(a),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Sft(a) => cmd::sft::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
         Command::Envs(a) => cmd::envs::run(a),
         Command::Play(a) => cmd::play::run(a),
         Command::Env(a) => cmd::env::run(a),

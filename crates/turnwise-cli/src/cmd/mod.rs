@@ -6,3 +6,6 @@ pub mod envs;
 pub mod methods;
 pub mod loss;
 pub mod play;
+pub mod eval;
+pub mod sft;
+pub mod train;

@@ -383,13 +383,17 @@ pub struct EvalConfig {
     pub episodes: usize,
     /// Greedy decoding instead of sampling.
     pub greedy: bool,
+    /// Turn cap of an evaluation episode (the environment's own limit applies first;
+    /// LMRL maze: 100 steps + the `Failure` step).
+    pub max_turns: usize,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
         EvalConfig {
             episodes: 25,
-            greedy: true,
+            greedy: false,
+            max_turns: 101,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde_json::json;
 use turnwise_core::trajectory::Text;
 use turnwise_core::{Group, Trajectory, Turn};
+use turnwise_envs::render::{Style, TurnCtx};
 use turnwise_envs::Env;
 
 use crate::policy::sample::{Generated, SampleSpec};
@@ -29,8 +30,8 @@ pub struct RolloutSpec {
     pub history: HistorySpec,
     /// Sampling settings.
     pub sample: SampleSpec,
-    /// The stop string that ends an action (LMRL: `"\n"`), stripped before `Env::step`.
-    pub stop: Option<&'static str>,
+    /// How observations are rendered and outputs parsed (`turnwise_envs::render`).
+    pub style: Style,
 }
 
 /// Counters of one rollout.
@@ -75,11 +76,8 @@ fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (us
     for ep in eps.iter_mut() {
         let Some(g) = ep.pending.take() else { continue };
         let text = tok.decode(&g.ids);
-        let action = match spec.stop {
-            Some(s) => text.split(s).next().unwrap_or(""),
-            None => text.as_str(),
-        };
-        let step = ep.env.step(action);
+        let action = spec.style.parse(&*ep.env, &text).action.to_owned();
+        let step = ep.env.step(&action);
         n += 1;
         let turn = ep.traj.turns.last_mut().expect("an observation precedes every action");
         turn.tokens = g.ids.len() as u32;
@@ -98,7 +96,12 @@ fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (us
             ep.done = true;
             ep.traj.truncated = true;
         } else {
-            push_observation(ep, &step.observation, step.info.state_key.map(|k| k.to_string()), tok);
+            let ctx = TurnCtx {
+                turn: ep.traj.turns.len() + 1,
+                max_tokens: spec.sample.max_new,
+            };
+            let obs = spec.style.observation(&*ep.env, ctx, &step.observation, Some(step.reward));
+            push_observation(ep, &obs, step.info.state_key.map(|k| k.to_string()), tok);
             let t = ep.traj.turns.len() - 1;
             if context_of(&ep.traj, t, spec.history).len() + spec.sample.max_new > spec.max_context {
                 ep.traj.turns.pop();
@@ -159,7 +162,12 @@ pub fn collect(
                 done: false,
                 success: false,
             };
-            push_observation(&mut ep, &obs.text, obs.info.state_key.map(|k| k.to_string()), tok);
+            let ctx = TurnCtx {
+                turn: 1,
+                max_tokens: spec.sample.max_new,
+            };
+            let text = spec.style.observation(&*ep.env, ctx, &obs.text, None);
+            push_observation(&mut ep, &text, obs.info.state_key.map(|k| k.to_string()), tok);
             ep
         })
         .collect();

@@ -1,4 +1,10 @@
-//! Training: rows and updates ([`rows`], [`update`]).
+//! Training: environments ([`envs`]), rows and updates ([`rows`], [`update`]), SFT
+//! ([`sft`]), evaluation ([`eval`]), checkpoints ([`checkpoint`]) and the run loop ([`run`]).
 
+pub mod envs;
+pub mod eval;
 pub mod rows;
+pub mod sft;
 pub mod update;
+pub mod checkpoint;
+pub mod run;

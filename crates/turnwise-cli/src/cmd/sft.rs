@@ -1,0 +1,44 @@
+//! `turnwise sft`: supervised warm start on demonstrations (`turnwise env demos` output),
+//! loss on action tokens only; saves the policy in the HF layout and prints an evaluation.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use turnwise_core::jsonl;
+use turnwise_train::policy::{Policy, WordTokenizer};
+use turnwise_train::rollout::HistorySpec;
+use turnwise_train::train::{envs, eval, sft};
+
+/// Arguments of `turnwise sft`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Demonstrations (turnwise JSONL group lines).
+    #[arg(long)]
+    demos: PathBuf,
+    /// Configuration file (model, sft, optim, env sections); default: built-in.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override `KEY=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Output folder for the policy (HF layout).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs the command; returns the exit status.
+pub fn run(args: Args) -> Result<i32> {
+    let cfg = turnwise_train::config::load(args.config.as_deref(), &args.sets)?;
+    let mut demos = jsonl::read_batch(&args.demos)?.groups;
+    let texts = envs::vocabulary_texts(&cfg, &demos)?;
+    let tok = WordTokenizer::build(texts.iter().map(String::as_str));
+    let policy = Policy::new(&cfg.model, tok, cfg.run.seed)?;
+    sft::tokenize(&mut demos, &policy.tokenizer);
+    let history = HistorySpec { mode: cfg.env.history, k: cfg.env.history_k };
+    let st = sft::train(&policy, &demos, &cfg, history, |_, _| {})?;
+    policy.save(&args.out)?;
+    std::fs::write(args.out.join("config.toml"), toml::to_string(&cfg)?)?;
+    let report = eval::evaluate(&policy, &cfg, None, cfg.eval.episodes)?;
+    println!("{}", serde_json::json!({"rows": st.rows, "final_nll": st.final_nll, "eval": report}));
+    Ok(0)
+}

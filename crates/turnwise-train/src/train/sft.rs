@@ -1,0 +1,71 @@
+//! Supervised fine-tuning on demonstrations (`turnwise sft`, the warm start of the default
+//! job): negative log-likelihood of the action tokens only, token-mean over a minibatch;
+//! observation tokens are context, never targets.
+
+use anyhow::Result;
+use rand::Rng as _;
+use tch::Kind;
+use turnwise_core::{seed, Group};
+
+use super::rows::RowSet;
+use crate::config::Config;
+use crate::optim::{lr_at, AdamW};
+use crate::policy::{Policy, WordTokenizer};
+use crate::rollout::HistorySpec;
+
+/// Encodes every text of `groups` with `tok` (observation and action ids per turn).
+pub fn tokenize(groups: &mut [Group], tok: &WordTokenizer) {
+    for t in groups.iter_mut().flat_map(|g| g.trajectories.iter_mut()) {
+        for u in &mut t.turns {
+            u.observation.token_ids = tok.encode(&u.observation.text);
+            u.action.token_ids = tok.encode(&u.action.text);
+            u.tokens = u.action.token_ids.len() as u32;
+        }
+    }
+}
+
+/// SFT statistics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SftStats {
+    /// Mean NLL per action token over the last 10% of steps.
+    pub final_nll: f64,
+    /// Rows (turns) trained on.
+    pub rows: usize,
+}
+
+/// Trains `policy` on tokenised demonstration `groups` for `cfg.sft.steps` steps.
+pub fn train(policy: &Policy, groups: &[Group], cfg: &Config, history: HistorySpec, mut on_step: impl FnMut(u64, f64)) -> Result<SftStats> {
+    let batch = turnwise_core::Batch { groups: groups.to_vec() };
+    let zeros = turnwise_credit::TurnValues::zeros(&batch);
+    let rows = RowSet::from_batch(&batch, &zeros, None, history, false);
+    anyhow::ensure!(!rows.is_empty(), "sft: the demonstrations have no action tokens");
+    let o = &cfg.optim;
+    let mut opt = AdamW::new(policy.parameters(), o.beta1, o.beta2, o.eps, o.weight_decay);
+    let mut rng = seed::rng(cfg.run.seed, 0x5f70);
+    let steps = cfg.sft.steps;
+    let tail = (steps / 10).max(1);
+    let (mut tail_sum, mut tail_n) = (0.0, 0usize);
+    for step in 0..steps {
+        let pick: Vec<usize> = (0..cfg.sft.batch.min(rows.len())).map(|_| rng.random_range(0..rows.len())).collect();
+        let refs: Vec<&[u32]> = pick.iter().map(|&i| rows.seqs[i].as_slice()).collect();
+        let lens: Vec<usize> = pick.iter().map(|&i| rows.action_len[i]).collect();
+        opt.zero_grad();
+        let s = policy.score_actions(&refs, &lens);
+        let nll = -(&s.logp * &s.mask).sum(Kind::Float) / s.mask.sum(Kind::Float).clamp_min(1.0);
+        nll.backward();
+        opt.clip_grad_norm(o.grad_clip);
+        let v = nll.double_value(&[]);
+        if v.is_finite() {
+            opt.step(lr_at(o, cfg.sft.lr, step, steps));
+        }
+        if step + tail >= steps {
+            tail_sum += v;
+            tail_n += 1;
+        }
+        on_step(step, v);
+    }
+    Ok(SftStats {
+        final_nll: tail_sum / tail_n.max(1) as f64,
+        rows: rows.len(),
+    })
+}
