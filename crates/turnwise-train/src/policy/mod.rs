@@ -53,6 +53,10 @@ impl Policy {
             d_ff: cfg.d_ff,
             max_context: cfg.max_context,
         };
+        // libtorch's generator is global: seeding and initialising under one lock keeps
+        // concurrent constructions (tests, tools) from interleaving their draws.
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
         tch::manual_seed(seed as i64);
         let vs = nn::VarStore::new(Device::Cpu);
         let model = TinyLm::new(&vs.root(), tc);

@@ -1,0 +1,138 @@
+//! End-to-end properties of runs on a tiny configuration: resuming gives the same weights
+//! bit for bit, micro-batching does not change the gradient, rollouts are token-in /
+//! token-out and readable by the credit registry, and bad configurations are rejected.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use tch::Kind;
+use turnwise_train::config::{self, Config};
+use turnwise_train::train::run::Trainer;
+
+fn tiny(extra: &[&str]) -> Config {
+    let mut sets: Vec<String> = [
+        "sft.enabled=false",
+        "model.d_model=16",
+        "model.layers=1",
+        "model.heads=2",
+        "model.d_ff=32",
+        "env.group_size=2",
+        "env.tasks_per_step=2",
+        "env.max_turns=6",
+        "loss.entropy_coef=0.01",
+        "run.steps=4",
+        "checkpoint.every=2",
+        "checkpoint.keep=5",
+        "eval.episodes=2",
+        "eval.max_turns=3",
+        "optim.ppo_epochs=2",
+        "run.threads=1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    config::load(None, &sets).unwrap()
+}
+
+fn weights(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("model.safetensors")).unwrap()
+}
+
+#[test]
+fn two_plus_two_steps_after_resume_equal_four_straight() {
+    tch::set_num_threads(1);
+    let tmp = std::env::temp_dir().join(format!("tw-resume-{}", std::process::id()));
+    let (a, b) = (tmp.join("a"), tmp.join("b"));
+    let stop = AtomicBool::new(false);
+    let mut t = Trainer::start(tiny(&[]), &a, |_, _| {}).unwrap();
+    t.run(&stop, |_| {}).unwrap();
+    let mut t = Trainer::start(tiny(&["run.steps=2"]), &b, |_, _| {}).unwrap();
+    t.run(&stop, |_| {}).unwrap();
+    drop(t);
+    let mut t = Trainer::resume(&b, &["run.steps=4".into()]).unwrap();
+    assert_eq!(t.state.step, 2);
+    t.run(&stop, |_| {}).unwrap();
+    let ca = turnwise_train::train::checkpoint::dir_of(&a, 4);
+    let cb = turnwise_train::train::checkpoint::dir_of(&b, 4);
+    assert!(weights(&ca) == weights(&cb), "weights differ after resume");
+    let two = turnwise_train::train::checkpoint::dir_of(&a, 2);
+    assert!(weights(&two) != weights(&ca), "training changed nothing");
+    let opt = |d: &Path| std::fs::read(d.join("optimizer.safetensors")).unwrap();
+    assert!(opt(&ca) == opt(&cb), "optimizer state differs after resume");
+    // The last rollout batch is valid turnwise JSONL for the credit registry.
+    let batch = turnwise_core::jsonl::read_batch(&b.join("rollouts/last.jsonl")).unwrap();
+    turnwise_credit::registry::run("grpo", &batch, &Default::default(), &[]).unwrap();
+    // Token-in / token-out: every action's text is the decoding of its ids.
+    let policy = turnwise_train::policy::Policy::load(&cb).unwrap();
+    for t in batch.trajectories() {
+        for u in &t.turns {
+            assert_eq!(policy.tokenizer.decode(&u.action.token_ids), u.action.text);
+            assert_eq!(u.action.token_ids.len(), u.action_logprobs.len());
+            assert_eq!(u.tokens as usize, u.action.token_ids.len());
+        }
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+#[test]
+fn micro_batch_size_does_not_change_the_gradient() {
+    use turnwise_train::train::{rows::RowSet, update};
+    tch::set_num_threads(1);
+    let cfg = tiny(&["loss.agg=seq-mean-token-mean", "loss.entropy_coef=0.01"]);
+    let tmp = std::env::temp_dir().join(format!("tw-micro-{}", std::process::id()));
+    let t = Trainer::start(cfg.clone(), &tmp, |_, _| {}).unwrap();
+    let groups = {
+        let envs = turnwise_train::train::envs::make_envs(&cfg, 4, &[]).unwrap();
+        let spec = turnwise_train::train::eval::rollout_spec(&cfg, &t.policy, envs[0].stop(), 3, false);
+        let mut rng = turnwise_core::seed::rng(1, 2);
+        turnwise_train::rollout::collect(&t.policy, envs, &[11, 12], "lmrl/maze-fo", &spec, &mut rng).0
+    };
+    let batch = turnwise_core::Batch { groups };
+    let mut adv = turnwise_credit::TurnValues::zeros(&batch);
+    for (i, v) in adv.values.iter_mut().enumerate() {
+        *v = (i as f64 * 0.37).sin();
+    }
+    let h = turnwise_train::rollout::HistorySpec { mode: cfg.env.history, k: cfg.env.history_k };
+    let rows = RowSet::from_batch(&batch, &adv, None, h, false);
+    assert!(rows.len() >= 6);
+    let spec = update::loss_spec(&cfg, &[], 0);
+    let norm = turnwise_train::loss::Normaliser::from_counts(cfg.loss.agg, &rows.counts(), None);
+    let grads = |micro: usize| {
+        let mut opt = turnwise_train::optim::AdamW::new(t.policy.parameters(), 0.9, 0.999, 1e-8, 0.0);
+        opt.zero_grad();
+        let frozen = update::freeze(&rows, &t.policy, None, micro);
+        let (loss, ..) = update::accumulate(&t.policy, &rows, &frozen, &spec, &norm, micro);
+        let g: Vec<f64> = opt
+            .params
+            .iter()
+            .flat_map(|p| Vec::<f64>::try_from(p.grad().to_kind(Kind::Double).view([-1])).unwrap())
+            .collect();
+        (loss, g)
+    };
+    let (l1, g1) = grads(rows.len());
+    let (l2, g2) = grads(1);
+    let (l3, g3) = grads(3);
+    assert!((l1 - l2).abs() < 1e-5 && (l1 - l3).abs() < 1e-5, "{l1} {l2} {l3}");
+    let scale = g1.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-6);
+    assert!(scale > 1e-6, "no gradient");
+    for ((a, b), c) in g1.iter().zip(&g2).zip(&g3) {
+        assert!((a - b).abs() <= 1e-4 * scale && (a - c).abs() <= 1e-4 * scale, "{a} {b} {c}");
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+#[test]
+fn methods_needing_fields_the_trainer_lacks_are_rejected() {
+    let tmp = std::env::temp_dir().join(format!("tw-reject-{}", std::process::id()));
+    let mut cfg = tiny(&[]);
+    // A method reading a field outside PROVIDED_FIELDS is refused with the field's name.
+    let needing = turnwise_credit::registry::all()
+        .find(|m| m.info().fields.iter().any(|f| !turnwise_train::train::run::PROVIDED_FIELDS.contains(f)));
+    if let Some(m) = needing {
+        cfg.credit.method = m.info().name.to_owned();
+        let err = Trainer::start(cfg, &tmp, |_, _| {}).err().expect("rejected").to_string();
+        assert!(err.contains("does not compute"), "{err}");
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
