@@ -55,7 +55,10 @@ impl std::fmt::Debug for ChatTemplate {
 }
 
 fn template_err(e: Error) -> TokenizerError {
-    let mut msg = e.to_string();
+    let mut msg = match e.line() {
+        Some(line) => format!("line {line}: {e}"),
+        None => e.to_string(),
+    };
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
         msg.push_str(&format!(": {s}"));

@@ -26,6 +26,7 @@ pub use train::{PreTokenizerKind, TrainOptions, CHATML_TEMPLATE};
 use error::{io, tk};
 
 /// A loaded tokenizer: the `tokenizers` model plus special tokens and chat template.
+/// `Send + Sync`: one instance serves all sampling threads.
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     special: SpecialTokens,
@@ -177,6 +178,11 @@ impl Tokenizer {
         train::save_dir(&self.inner, &self.config, dir.as_ref())
     }
 }
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Tokenizer>()
+};
 
 /// Loads `tokenizer.json`, naming the file (and JSON line/column) on error.
 fn load_tokenizer_json(path: &Path) -> Result<tokenizers::Tokenizer> {
