@@ -9,3 +9,4 @@ pub mod play;
 pub mod eval;
 pub mod sft;
 pub mod train;
+pub mod tokenizer;
