@@ -32,11 +32,9 @@ pub fn disco_weights(batch: &Batch, tau: Option<f64>) -> Result<TurnValues, Cred
     broadcast_per_group(batch, |g, out| {
         let (mut npos, mut nneg) = (0usize, 0usize);
         for t in &g.trajectories {
-            match outcome("disco", t)? {
-                r if r == 1.0 => npos += 1,
-                r if r == 0.0 => nneg += 1,
-                _ => {}
-            }
+            let r = outcome("disco", t)?;
+            npos += usize::from(r == 1.0);
+            nneg += usize::from(r == 0.0);
         }
         if npos == 0 || nneg == 0 {
             return Ok(());
@@ -55,19 +53,18 @@ pub fn disco_weights(batch: &Batch, tau: Option<f64>) -> Result<TurnValues, Cred
         let denom: f64 = z.iter().map(|v| (v - zmax).exp()).sum();
         let mut neg = z.iter();
         for (w, t) in out.iter_mut().zip(&g.trajectories) {
-            *w = match t.outcome {
-                Some(r) if r == 1.0 => {
+            let r = t.outcome.unwrap_or(f64::NAN);
+            *w = if r == 1.0 {
+                seq_score(t)?;
+                1.0 / (nq * npos as f64)
+            } else if r == 0.0 {
+                let v = *neg.next().expect("one z per negative");
+                if tau.is_none() {
                     seq_score(t)?;
-                    1.0 / (nq * npos as f64)
                 }
-                Some(r) if r == 0.0 => {
-                    let v = *neg.next().expect("one z per negative");
-                    if tau.is_none() {
-                        seq_score(t)?;
-                    }
-                    -((v - zmax).exp() / denom) / nq
-                }
-                _ => 0.0,
+                -((v - zmax).exp() / denom) / nq
+            } else {
+                0.0
             };
         }
         Ok(())

@@ -88,8 +88,7 @@ fn group<'a>(
     } else {
         match o.episode_stats {
             EpisodeStats::PerStep => Moments::weighted(
-                s.rs
-                    .iter()
+                s.rs.iter()
                     .zip(&g.trajectories)
                     .map(|(&r, t)| (r, t.turns.len() as f64)),
             ),

@@ -9,9 +9,9 @@ use turnwise_core::{Batch, Group};
 
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::moments::Moments;
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
-use crate::moments::Moments;
 use crate::stats::EPS;
 
 use super::common::{broadcast_per_group, group_moments, outcomes_into};

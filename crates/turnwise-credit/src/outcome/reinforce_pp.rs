@@ -70,7 +70,8 @@ pub fn reinforce_pp_token_advantages(
         });
     }
     let m = Moments::of(&flat);
-    flat.iter_mut().for_each(|x| *x = m.whiten(*x, WHITEN_DELTA));
+    flat.iter_mut()
+        .for_each(|x| *x = m.whiten(*x, WHITEN_DELTA));
     Ok(flat)
 }
 
@@ -157,7 +158,8 @@ impl Estimator for ReinforcePp {
     }
 
     fn compute(&self, batch: &Batch, p: &Params) -> Result<CreditOutput, CreditError> {
-        let flat = reinforce_pp_token_advantages("reinforce_pp", batch, options(self.info().name, p)?)?;
+        let flat =
+            reinforce_pp_token_advantages("reinforce_pp", batch, options(self.info().name, p)?)?;
         Ok(CreditOutput::per_turn(per_turn(batch, &flat)))
     }
 }
@@ -170,19 +172,22 @@ impl Estimator for ReinforcePpTokens {
         static INFO: MethodInfo = MethodInfo {
             name: "reinforce_pp_tokens",
             paper: "REINFORCE++ (arXiv 2501.03262)",
-            idea: "REINFORCE++ with one whitened value per action token ([trajectory][turn][token]).",
+            idea:
+                "REINFORCE++ with one whitened value per action token ([trajectory][turn][token]).",
             fields: &["outcome", "tokens"],
             params: PARAMS,
-            status: Status::Exact(
-                "verl compute_reinforce_plus_plus(_baseline)_outcome_advantage",
-            ),
+            status: Status::Exact("verl compute_reinforce_plus_plus(_baseline)_outcome_advantage"),
             output: "token advantages",
         };
         &INFO
     }
 
     fn compute(&self, batch: &Batch, p: &Params) -> Result<CreditOutput, CreditError> {
-        let flat = reinforce_pp_token_advantages("reinforce_pp_tokens", batch, options(self.info().name, p)?)?;
+        let flat = reinforce_pp_token_advantages(
+            "reinforce_pp_tokens",
+            batch,
+            options(self.info().name, p)?,
+        )?;
         Ok(CreditOutput {
             main: Main::PerToken(per_token(batch, &flat)),
             extras: Vec::new(),

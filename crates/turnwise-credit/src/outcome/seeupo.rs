@@ -44,7 +44,11 @@ pub fn seeupo_advantages(batch: &Batch, o: SeeupoOptions) -> Result<TurnValues, 
     const M: &str = "seeupo";
     let mut out = TurnValues::zeros(batch);
     let nt = out.num_trajectories();
-    let longest = batch.trajectories().map(|t| t.turns.len()).max().unwrap_or(0);
+    let longest = batch
+        .trajectories()
+        .map(|t| t.turns.len())
+        .max()
+        .unwrap_or(0);
     let kk = o.n_turns.unwrap_or(longest);
     let mut ratio = vec![1.0; nt];
     let mut outcomes = Vec::with_capacity(nt);
@@ -68,7 +72,10 @@ pub fn seeupo_advantages(batch: &Batch, o: SeeupoOptions) -> Result<TurnValues, 
             let m = group_moments(&col);
             for (j, t) in g.trajectories.iter().enumerate() {
                 if t.turns.len() > k {
-                    act.push((first + j, m.apply(outcomes[first + j], o.eps, o.norm_by_std)));
+                    act.push((
+                        first + j,
+                        m.apply(outcomes[first + j], o.eps, o.norm_by_std),
+                    ));
                 }
             }
             first += g.trajectories.len();
@@ -96,9 +103,10 @@ pub fn seeupo_advantages(batch: &Batch, o: SeeupoOptions) -> Result<TurnValues, 
         for (i, t) in batch.trajectories().enumerate() {
             let s = match t.turns.get(k) {
                 Some(turn) => {
-                    let l = turn.ext().seq_log_ratio.ok_or_else(|| {
-                        CreditError::missing_turn(M, "seq_log_ratio", &t.id, k)
-                    })?;
+                    let l = turn
+                        .ext()
+                        .seq_log_ratio
+                        .ok_or_else(|| CreditError::missing_turn(M, "seq_log_ratio", &t.id, k))?;
                     l.clamp(-10.0, 10.0).exp().clamp(lo, hi)
                 }
                 None => 1.0f64.clamp(lo, hi),

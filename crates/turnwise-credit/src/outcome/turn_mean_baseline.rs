@@ -32,7 +32,12 @@ impl Estimator for TurnMeanBaseline {
 
     fn compute(&self, batch: &Batch, p: &Params) -> Result<CreditOutput, CreditError> {
         let gamma = unit_interval("turn_mean_baseline", "gamma", p.f64("gamma"))?;
-        turn_baseline_advantages("turn_mean_baseline", batch, gamma, TurnBaseline::SelfInclusive)
-            .map(CreditOutput::per_turn)
+        turn_baseline_advantages(
+            "turn_mean_baseline",
+            batch,
+            gamma,
+            TurnBaseline::SelfInclusive,
+        )
+        .map(CreditOutput::per_turn)
     }
 }
