@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
 pub mod advantages;
+pub mod bench;
 pub mod methods;

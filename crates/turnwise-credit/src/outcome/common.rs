@@ -45,7 +45,9 @@ pub fn outcomes_into(
 }
 
 /// Discounted per-turn returns `G_t = r_t + γ G_{t+1}` of `t`, written into `out`
-/// (one value per turn). Returns the largest |G_t|.
+/// (one value per turn). Returns the largest |G_t|. The turns are read front to back (one
+/// forward stream over the turn structs, which hardware prefetchers follow), the returns
+/// accumulated backwards over `out`.
 #[inline]
 pub fn returns_into(
     method: &'static str,
@@ -53,17 +55,25 @@ pub fn returns_into(
     gamma: f64,
     out: &mut [f64],
 ) -> Result<f64, CreditError> {
-    let mut run = 0.0;
-    let mut max_abs = 0.0f64;
-    for k in (0..t.turns.len()).rev() {
-        let r = t.turns[k]
+    for (k, (o, turn)) in out.iter_mut().zip(&t.turns).enumerate() {
+        *o = turn
             .reward
             .ok_or_else(|| CreditError::missing_turn(method, "reward", &t.id, k))?;
-        run = r + gamma * run;
-        out[k] = run;
+    }
+    Ok(accumulate_returns(gamma, out))
+}
+
+/// Turns rewards into discounted returns in place, backwards; returns the largest |G_t|.
+#[inline]
+pub fn accumulate_returns(gamma: f64, x: &mut [f64]) -> f64 {
+    let mut run = 0.0;
+    let mut max_abs = 0.0f64;
+    for v in x.iter_mut().rev() {
+        run = *v + gamma * run;
+        *v = run;
         max_abs = max_abs.max(run.abs());
     }
-    Ok(max_abs)
+    max_abs
 }
 
 /// GRPO-style group statistics with verl's rules: a group of one gets mean 0 / std 1.
