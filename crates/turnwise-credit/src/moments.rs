@@ -21,6 +21,8 @@ pub fn scale_for(max_abs: f64) -> f64 {
 }
 
 /// Mean and unbiased std of a set of values, both of the values times [`Moments::scale`].
+/// When all values are equal the mean is that value exactly, so centred values are exactly
+/// 0 (`credit-outcome.md` §0.3: "all rewards equal → A = 0 exactly").
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Moments {
     /// Exact power of two the values were multiplied by (1 unless they were huge).
@@ -46,14 +48,22 @@ impl Moments {
         I: Iterator<Item = (f64, f64)> + Clone,
     {
         let (mut n, mut sum, mut max_abs) = (0.0, 0.0, 0.0f64);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for (x, w) in it.clone() {
             n += w;
             sum += w * x;
             max_abs = max_abs.max(x.abs());
+            if w > 0.0 {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
         }
         let scale = scale_for(max_abs);
         let mean = if n == 0.0 {
             0.0
+        } else if lo == hi {
+            // all values equal: the mean is that value exactly, so x − μ = 0 exactly (§0.3)
+            lo * scale
         } else if scale == 1.0 {
             sum / n
         } else {
@@ -110,11 +120,12 @@ impl Moments {
         }
     }
 
-    /// `(x − μ)/sqrt(σ² + δ)` (verl `masked_whiten`, δ = 1e-8), in the scaled domain.
+    /// `(x − μ)/sqrt(σ² + δ)` (verl `masked_whiten`, δ = 1e-8), in the scaled domain; the
+    /// root is a `hypot(σ, √δ)` so that `δ·c²` cannot underflow for huge values.
     #[inline]
     pub fn whiten(&self, x: f64, delta: f64) -> f64 {
         let c = self.scale;
-        (x * c - self.mean) / (self.std * self.std + delta * c * c).sqrt()
+        (x * c - self.mean) / self.std.hypot(delta.sqrt() * c)
     }
 
     /// The unscaled mean μ.
@@ -150,6 +161,14 @@ mod tests {
             let b = (v * 2f64.powi(-1023) - r.mean) / r.std;
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn all_equal_values_centre_to_exact_zero() {
+        let x = [0.1, 0.1, 0.1];
+        assert_ne!(x.iter().sum::<f64>() / 3.0, 0.1); // the naive mean is off by an ulp
+        let m = Moments::of(&x);
+        assert_eq!((m.center(0.1), m.norm(0.1, 1e-6), m.std), (0.0, 0.0, 0.0));
     }
 
     #[test]
