@@ -44,26 +44,8 @@ pub fn outcomes_into(
     Ok(())
 }
 
-/// Discounted per-turn returns `G_t = r_t + γ G_{t+1}` of `t`, written into `out`
-/// (one value per turn). Returns the largest |G_t|. The turns are read front to back (one
-/// forward stream over the turn structs, which hardware prefetchers follow), the returns
-/// accumulated backwards over `out`.
-#[inline]
-pub fn returns_into(
-    method: &'static str,
-    t: &Trajectory,
-    gamma: f64,
-    out: &mut [f64],
-) -> Result<f64, CreditError> {
-    for (k, (o, turn)) in out.iter_mut().zip(&t.turns).enumerate() {
-        *o = turn
-            .reward
-            .ok_or_else(|| CreditError::missing_turn(method, "reward", &t.id, k))?;
-    }
-    Ok(accumulate_returns(gamma, out))
-}
-
-/// Turns rewards into discounted returns in place, backwards; returns the largest |G_t|.
+/// Turns rewards into discounted returns `G_t = r_t + γ G_{t+1}` in place, backwards;
+/// returns the largest |G_t|.
 #[inline]
 pub fn accumulate_returns(gamma: f64, x: &mut [f64]) -> f64 {
     let mut run = 0.0;
@@ -85,6 +67,81 @@ pub fn group_moments(x: &[f64]) -> Moments {
     }
 }
 
+/// Builds a [`TurnValues`] trajectory by trajectory in batch order, writing each value once
+/// (no zero-fill pass over the output).
+pub struct TurnValuesBuilder {
+    values: Vec<f64>,
+    offsets: Vec<usize>,
+}
+
+impl TurnValuesBuilder {
+    /// An empty builder with room for `batch`.
+    pub fn new(batch: &turnwise_core::Batch) -> Self {
+        let mut offsets = Vec::with_capacity(batch.num_trajectories() + 1);
+        offsets.push(0);
+        TurnValuesBuilder {
+            values: Vec::with_capacity(batch.num_turns()),
+            offsets,
+        }
+    }
+
+    /// Appends trajectory `t` with `a` on each of its turns.
+    #[inline]
+    pub fn push_fill(&mut self, a: f64, t: &Trajectory) {
+        self.values.extend(std::iter::repeat_n(a, t.turns.len()));
+        self.offsets.push(self.values.len());
+    }
+
+    /// Appends trajectory `t` with its per-turn rewards; returns them for in-place updates.
+    #[inline]
+    pub fn push_rewards(
+        &mut self,
+        method: &'static str,
+        t: &Trajectory,
+    ) -> Result<&mut [f64], CreditError> {
+        let start = self.values.len();
+        for (k, turn) in t.turns.iter().enumerate() {
+            match turn.reward {
+                Some(r) => self.values.push(r),
+                None => return Err(CreditError::missing_turn(method, "reward", &t.id, k)),
+            }
+        }
+        self.offsets.push(self.values.len());
+        Ok(&mut self.values[start..])
+    }
+
+    /// Number of trajectories appended so far.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Whether nothing was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values of trajectory `i` (already appended).
+    #[inline]
+    pub fn traj(&self, i: usize) -> &[f64] {
+        &self.values[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// Mutable values of trajectory `i` (already appended).
+    #[inline]
+    pub fn traj_mut(&mut self, i: usize) -> &mut [f64] {
+        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+        &mut self.values[a..b]
+    }
+
+    /// The finished values.
+    pub fn finish(self) -> TurnValues {
+        TurnValues {
+            values: self.values,
+            offsets: self.offsets,
+        }
+    }
+}
+
 /// One value per trajectory, broadcast to its turns, for every trajectory of the batch:
 /// `per_group(group, values)` fills `values` (one slot per trajectory, pre-sized).
 pub fn broadcast_per_group<F>(
@@ -94,19 +151,17 @@ pub fn broadcast_per_group<F>(
 where
     F: FnMut(&Group, &mut Vec<f64>) -> Result<(), CreditError>,
 {
-    let mut out = TurnValues::zeros(batch);
+    let mut out = TurnValuesBuilder::new(batch);
     let mut vals = Vec::new();
-    let mut i = 0;
     for g in &batch.groups {
         vals.clear();
         vals.resize(g.trajectories.len(), 0.0);
         per_group(g, &mut vals)?;
-        for &a in &vals {
-            out.traj_mut(i).fill(a);
-            i += 1;
+        for (&a, t) in vals.iter().zip(&g.trajectories) {
+            out.push_fill(a, t);
         }
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 /// The validated value of a parameter that must be strictly positive.

@@ -17,7 +17,7 @@ use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::EPS;
 
-use super::common::{accumulate_returns, outcomes_into, unit_interval};
+use super::common::{accumulate_returns, outcomes_into, unit_interval, TurnValuesBuilder};
 
 /// Which rows the episode-level mean and std are taken over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,20 +60,20 @@ struct Scratch<'a> {
 /// GiGPO advantages, `credit-outcome.md` §5. A step group of one gets `A^S = 0`; an
 /// episode group of one row gets μ = 0, σ = 1.
 pub fn gigpo_advantages(batch: &Batch, o: GigpoOptions) -> Result<TurnValues, CreditError> {
-    let mut out = TurnValues::zeros(batch);
+    let mut out = TurnValuesBuilder::new(batch);
     let mut s = Scratch::default();
     let mut first = 0;
     for g in &batch.groups {
         group(g, first, &mut out, &mut s, o)?;
         first += g.trajectories.len();
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 fn group<'a>(
     g: &'a Group,
     first: usize,
-    out: &mut TurnValues,
+    out: &mut TurnValuesBuilder,
     s: &mut Scratch<'a>,
     o: GigpoOptions,
 ) -> Result<(), CreditError> {
@@ -105,12 +105,9 @@ fn group<'a>(
     s.slots.clear();
     s.anchors.clear();
     let mut max_abs = 0.0f64;
-    for (j, t) in g.trajectories.iter().enumerate() {
-        let row = out.traj_mut(first + j);
-        for (k, (x, turn)) in row.iter_mut().zip(&t.turns).enumerate() {
-            *x = turn
-                .reward
-                .ok_or_else(|| CreditError::missing_turn(M, "reward", &t.id, k))?;
+    for t in &g.trajectories {
+        let row = out.push_rewards(M, t)?;
+        for (k, turn) in t.turns.iter().enumerate() {
             let a = turn
                 .anchor
                 .as_deref()

@@ -14,7 +14,7 @@ use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
-use super::common::{returns_into, unit_interval};
+use super::common::{accumulate_returns, unit_interval, TurnValuesBuilder};
 
 /// The baseline subtracted at each (prompt, turn index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,15 +26,16 @@ pub enum TurnBaseline {
 }
 
 /// Turn-level advantages with a per-(prompt, turn index) baseline, `credit-outcome.md` §4.
-/// Flat loops: returns are written into the output, then the baseline is subtracted;
-/// the only allocations are the output and two per-turn-index accumulators.
+/// Flat loops: rewards are appended to the output and turned into returns in place, then
+/// the baseline is subtracted; the only allocations are the output and two per-turn-index
+/// accumulators.
 pub fn turn_baseline_advantages(
     method: &'static str,
     batch: &Batch,
     gamma: f64,
     baseline: TurnBaseline,
 ) -> Result<TurnValues, CreditError> {
-    let mut out = TurnValues::zeros(batch);
+    let mut out = TurnValuesBuilder::new(batch);
     let mut sum: Vec<f64> = Vec::new();
     let mut cnt: Vec<u32> = Vec::new();
     let mut first = 0;
@@ -50,9 +51,9 @@ pub fn turn_baseline_advantages(
         sum.resize(tmax, 0.0);
         cnt.clear();
         cnt.resize(tmax, 0);
-        for (j, t) in g.trajectories.iter().enumerate() {
-            let row = out.traj_mut(first + j);
-            returns_into(method, t, gamma, row)?;
+        for t in &g.trajectories {
+            let row = out.push_rewards(method, t)?;
+            accumulate_returns(gamma, row);
             for (k, &v) in row.iter().enumerate() {
                 sum[k] += v;
                 cnt[k] += 1;
@@ -72,7 +73,7 @@ pub fn turn_baseline_advantages(
         }
         first += n;
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 pub(crate) static GAMMA_PARAMS: &[ParamSpec] = &[ParamSpec {
