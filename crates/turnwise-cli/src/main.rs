@@ -21,6 +21,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// List every registered credit-assignment method with its paper and parameters.
     Methods(cmd::methods::Args),
+    /// Train a byte-level BPE tokenizer on environment text; inspect tokenizations.
+    Tokenizer(cmd::tokenizer::Args),
 }
 
 fn main() {
@@ -29,6 +31,7 @@ fn main() {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Methods(a) => cmd::methods::run(a),
+        Command::Tokenizer(a) => cmd::tokenizer::run(a),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -3,3 +3,4 @@
 pub mod advantages;
 pub mod bench;
 pub mod methods;
+pub mod tokenizer;
