@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Compute advantages (or shaped rewards) for trajectory groups with a registered method.
     Advantages(cmd::advantages::Args),
+    /// Benchmark speed and memory (`turnwise bench credit`).
+    Bench(cmd::bench::Args),
     /// List every registered credit-assignment method with its paper and parameters.
     Methods(cmd::methods::Args),
     /// Evaluate loss-side reference cases (policy loss, KL, EPO, DisCO penalty) with the trainer.
@@ -41,6 +43,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Methods(a) => cmd::methods::run(a),
         Command::Loss(a) => cmd::loss::run(a),
         Command::Train(a) => cmd::train::run(a),

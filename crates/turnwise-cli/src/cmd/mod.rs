@@ -3,6 +3,7 @@
 pub mod advantages;
 pub mod env;
 pub mod envs;
+pub mod bench;
 pub mod methods;
 pub mod loss;
 pub mod play;
