@@ -5,8 +5,8 @@
 //! the model's token ids (token-in / token-out), SFT warm starts, checkpoints and runs.
 //! Data flows env → rollout → Trajectory → credit → loss → optimizer → policy.
 
-pub mod loss;
 pub mod config;
+pub mod loss;
 pub mod optim;
 pub mod policy;
 pub mod rollout;

@@ -30,7 +30,12 @@ fn loss_side_vectors_match() {
         match eval(&case) {
             Ok(got) => {
                 let mut diffs = Vec::new();
-                compare(&got, case.expected.as_ref().unwrap(), "expected", &mut diffs);
+                compare(
+                    &got,
+                    case.expected.as_ref().unwrap(),
+                    "expected",
+                    &mut diffs,
+                );
                 if !diffs.is_empty() {
                     failures.push(format!("line {line} {}: {diffs:?}", case.name));
                 }
@@ -40,7 +45,10 @@ fn loss_side_vectors_match() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
     for (kind, _) in vectors::KINDS {
-        assert!(checked.get(*kind).copied().unwrap_or(0) >= 1, "no case of {kind}");
+        assert!(
+            checked.get(*kind).copied().unwrap_or(0) >= 1,
+            "no case of {kind}"
+        );
     }
 }
 
@@ -51,18 +59,40 @@ fn d(v: &[f64]) -> Tensor {
 #[test]
 fn clipped_tokens_have_no_gradient_and_dual_clip_caps_negative_advantages() {
     // ratio 2.0 with A > 0 is clipped at 1.2 (no gradient); ratio 0.5 with A > 0 is not.
-    let new = d(&[2f64.ln(), 0.5f64.ln()]).view([1, 2]).set_requires_grad(true);
+    let new = d(&[2f64.ln(), 0.5f64.ln()])
+        .view([1, 2])
+        .set_requires_grad(true);
     let old = d(&[0.0, 0.0]).view([1, 2]);
-    let rho = ppo::ratio(&new, &old, &d(&[1.0, 1.0]).view([1, 2]), ppo::RatioKind::Token);
-    let (l, active) = ppo::clipped_surrogate(&rho, &d(&[1.0, 1.0]).view([1, 2]), &ppo::Clip::uniform(0.2, 0.28, None));
+    let rho = ppo::ratio(
+        &new,
+        &old,
+        &d(&[1.0, 1.0]).view([1, 2]),
+        ppo::RatioKind::Token,
+    );
+    let (l, active) = ppo::clipped_surrogate(
+        &rho,
+        &d(&[1.0, 1.0]).view([1, 2]),
+        &ppo::Clip::uniform(0.2, 0.28, None),
+    );
     l.sum(Kind::Double).backward();
     let g: Vec<f64> = Vec::try_from(new.grad().view([-1])).unwrap();
     assert_eq!(g[0], 0.0);
-    assert!((g[1] + 0.5).abs() < 1e-12, "d(−A·ρ)/dlogp = −ρ = −0.5, got {}", g[1]);
-    assert_eq!(Vec::<f32>::try_from(active.view([-1])).unwrap(), vec![1.0, 0.0]);
+    assert!(
+        (g[1] + 0.5).abs() < 1e-12,
+        "d(−A·ρ)/dlogp = −ρ = −0.5, got {}",
+        g[1]
+    );
+    assert_eq!(
+        Vec::<f32>::try_from(active.view([-1])).unwrap(),
+        vec![1.0, 0.0]
+    );
     // Dual clip: A = −1, ρ = 10 → loss capped at −A·c = 3.
     let rho = d(&[10.0]).view([1, 1]);
-    let (l, _) = ppo::clipped_surrogate(&rho, &d(&[-1.0]).view([1, 1]), &ppo::Clip::uniform(0.2, 0.2, Some(3.0)));
+    let (l, _) = ppo::clipped_surrogate(
+        &rho,
+        &d(&[-1.0]).view([1, 1]),
+        &ppo::Clip::uniform(0.2, 0.2, Some(3.0)),
+    );
     assert_eq!(l.double_value(&[0, 0]), 3.0);
 }
 
@@ -70,16 +100,30 @@ fn clipped_tokens_have_no_gradient_and_dual_clip_caps_negative_advantages() {
 fn per_row_clip_ranges_apply_row_by_row() {
     let rho = d(&[1.5, 1.5]).view([2, 1]);
     let adv = d(&[1.0, 1.0]).view([2, 1]);
-    let clip = ppo::Clip { low: d(&[0.2, 0.2]).view([2, 1]), high: d(&[0.1, 0.4]).view([2, 1]), dual_c: None };
+    let clip = ppo::Clip {
+        low: d(&[0.2, 0.2]).view([2, 1]),
+        high: d(&[0.1, 0.4]).view([2, 1]),
+        dual_c: None,
+    };
     let (l, _) = ppo::clipped_surrogate(&rho, &adv, &clip);
     let v: Vec<f64> = Vec::try_from(l.view([-1])).unwrap();
     // A > 0, ρ = 1.5: the row with ε_high = 0.1 is clipped at 1.1, the other at 1.4.
-    assert!((v[0] + 1.1).abs() < 1e-12 && (v[1] + 1.4).abs() < 1e-12, "{v:?}");
+    assert!(
+        (v[0] + 1.1).abs() < 1e-12 && (v[1] + 1.4).abs() < 1e-12,
+        "{v:?}"
+    );
     let rho = d(&[0.5, 0.5]).view([2, 1]);
-    let clip = ppo::Clip { low: d(&[0.2, 0.6]).view([2, 1]), high: d(&[0.2, 0.2]).view([2, 1]), dual_c: None };
+    let clip = ppo::Clip {
+        low: d(&[0.2, 0.6]).view([2, 1]),
+        high: d(&[0.2, 0.2]).view([2, 1]),
+        dual_c: None,
+    };
     let (l, _) = ppo::clipped_surrogate(&rho, &adv, &clip);
     let v: Vec<f64> = Vec::try_from(l.view([-1])).unwrap();
-    assert!((v[0] + 0.5).abs() < 1e-12 && (v[1] + 0.5).abs() < 1e-12, "{v:?}");
+    assert!(
+        (v[0] + 0.5).abs() < 1e-12 && (v[1] + 0.5).abs() < 1e-12,
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -128,7 +172,13 @@ fn disco_gradients_are_the_reference_weights() {
     j.backward();
     let g: Vec<f64> = Vec::try_from(s.grad()).unwrap();
     let (z0, z1) = ((-1.0f64 / tau).exp(), (-0.4f64 / tau).exp());
-    let want = [0.25, 0.25, -z0 / (z0 + z1) / 2.0, -z1 / (z0 + z1) / 2.0, 0.0];
+    let want = [
+        0.25,
+        0.25,
+        -z0 / (z0 + z1) / 2.0,
+        -z1 / (z0 + z1) / 2.0,
+        0.0,
+    ];
     for (a, b) in g.iter().zip(want) {
         assert!((a - b).abs() < 1e-12, "{g:?} vs {want:?}");
     }
@@ -147,5 +197,8 @@ fn straight_through_kl_has_k3_value_and_k2_gradient() {
     assert!(f64::try_from((&v - &k3).abs().max()).unwrap() < 1e-12);
     v.sum(Kind::Double).backward();
     let g: Vec<f64> = Vec::try_from(x.grad()).unwrap();
-    assert!((g[0] - 0.2).abs() < 1e-12 && (g[1] + 1.6).abs() < 1e-12, "{g:?}");
+    assert!(
+        (g[0] - 0.2).abs() < 1e-12 && (g[1] + 1.6).abs() < 1e-12,
+        "{g:?}"
+    );
 }

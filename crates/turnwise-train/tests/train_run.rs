@@ -84,22 +84,35 @@ fn micro_batch_size_does_not_change_the_gradient() {
     let t = Trainer::start(cfg.clone(), &tmp, |_, _| {}).unwrap();
     let groups = {
         let envs = turnwise_train::train::envs::make_envs(&cfg, 4, &[]).unwrap();
-        let spec = turnwise_train::train::eval::rollout_spec(&cfg, &t.policy, envs[0].stop(), 3, false);
+        let spec =
+            turnwise_train::train::eval::rollout_spec(&cfg, &t.policy, envs[0].stop(), 3, false);
         let mut rng = turnwise_core::seed::rng(1, 2);
-        turnwise_train::rollout::collect(&t.policy, envs, &[11, 12], "lmrl/maze-fo", &spec, &mut rng).0
+        turnwise_train::rollout::collect(
+            &t.policy,
+            envs,
+            &[11, 12],
+            "lmrl/maze-fo",
+            &spec,
+            &mut rng,
+        )
+        .0
     };
     let batch = turnwise_core::Batch { groups };
     let mut adv = turnwise_credit::TurnValues::zeros(&batch);
     for (i, v) in adv.values.iter_mut().enumerate() {
         *v = (i as f64 * 0.37).sin();
     }
-    let h = turnwise_train::rollout::HistorySpec { mode: cfg.env.history, k: cfg.env.history_k };
+    let h = turnwise_train::rollout::HistorySpec {
+        mode: cfg.env.history,
+        k: cfg.env.history_k,
+    };
     let rows = RowSet::from_batch(&batch, &adv, None, h, false);
     assert!(rows.len() >= 6);
     let spec = update::loss_spec(&cfg, &[], 0);
     let norm = turnwise_train::loss::Normaliser::from_counts(cfg.loss.agg, &rows.counts(), None);
     let grads = |micro: usize| {
-        let mut opt = turnwise_train::optim::AdamW::new(t.policy.parameters(), 0.9, 0.999, 1e-8, 0.0);
+        let mut opt =
+            turnwise_train::optim::AdamW::new(t.policy.parameters(), 0.9, 0.999, 1e-8, 0.0);
         opt.zero_grad();
         let frozen = update::freeze(&rows, &t.policy, None, micro);
         let (loss, ..) = update::accumulate(&t.policy, &rows, &frozen, &spec, &norm, micro);
@@ -113,11 +126,17 @@ fn micro_batch_size_does_not_change_the_gradient() {
     let (l1, g1) = grads(rows.len());
     let (l2, g2) = grads(1);
     let (l3, g3) = grads(3);
-    assert!((l1 - l2).abs() < 1e-5 && (l1 - l3).abs() < 1e-5, "{l1} {l2} {l3}");
+    assert!(
+        (l1 - l2).abs() < 1e-5 && (l1 - l3).abs() < 1e-5,
+        "{l1} {l2} {l3}"
+    );
     let scale = g1.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-6);
     assert!(scale > 1e-6, "no gradient");
     for ((a, b), c) in g1.iter().zip(&g2).zip(&g3) {
-        assert!((a - b).abs() <= 1e-4 * scale && (a - c).abs() <= 1e-4 * scale, "{a} {b} {c}");
+        assert!(
+            (a - b).abs() <= 1e-4 * scale && (a - c).abs() <= 1e-4 * scale,
+            "{a} {b} {c}"
+        );
     }
     std::fs::remove_dir_all(&tmp).ok();
 }
@@ -127,11 +146,18 @@ fn methods_needing_fields_the_trainer_lacks_are_rejected() {
     let tmp = std::env::temp_dir().join(format!("tw-reject-{}", std::process::id()));
     let mut cfg = tiny(&[]);
     // A method reading a field outside PROVIDED_FIELDS is refused with the field's name.
-    let needing = turnwise_credit::registry::all()
-        .find(|m| m.info().fields.iter().any(|f| !turnwise_train::train::run::PROVIDED_FIELDS.contains(f)));
+    let needing = turnwise_credit::registry::all().find(|m| {
+        m.info()
+            .fields
+            .iter()
+            .any(|f| !turnwise_train::train::run::PROVIDED_FIELDS.contains(f))
+    });
     if let Some(m) = needing {
         cfg.credit.method = m.info().name.to_owned();
-        let err = Trainer::start(cfg, &tmp, |_, _| {}).err().expect("rejected").to_string();
+        let err = Trainer::start(cfg, &tmp, |_, _| {})
+            .err()
+            .expect("rejected")
+            .to_string();
         assert!(err.contains("does not compute"), "{err}");
     }
     std::fs::remove_dir_all(&tmp).ok();

@@ -34,7 +34,15 @@ pub fn run(args: Args) -> Result<i32> {
             .ok_or_else(|| anyhow!("{}: no checkpoint", args.run.display()))?,
     };
     let policy = Policy::load(&dir)?;
-    let report = eval::evaluate(&policy, &cfg, args.env.as_deref(), args.episodes.unwrap_or(cfg.eval.episodes))?;
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"policy": dir, "report": report}))?);
+    let report = eval::evaluate(
+        &policy,
+        &cfg,
+        args.env.as_deref(),
+        args.episodes.unwrap_or(cfg.eval.episodes),
+    )?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({"policy": dir, "report": report}))?
+    );
     Ok(0)
 }

@@ -29,7 +29,10 @@ pub fn run(args: Args) -> Result<i32> {
     for rec in jsonl::open(&args.input)? {
         let (line, rec) = rec?;
         let Record::Case(case) = rec else {
-            return Err(anyhow!("{}:{line}: expected a test case", args.input.display()));
+            return Err(anyhow!(
+                "{}:{line}: expected a test case",
+                args.input.display()
+            ));
         };
         let Some(eval) = vectors::evaluator(&case.method) else {
             continue;
@@ -47,7 +50,12 @@ pub fn run(args: Args) -> Result<i32> {
             if !diffs.is_empty() {
                 failures += 1;
                 out.flush()?;
-                eprintln!("MISMATCH {}:{line} ({} / {}):", args.input.display(), case.method, case.name);
+                eprintln!(
+                    "MISMATCH {}:{line} ({} / {}):",
+                    args.input.display(),
+                    case.method,
+                    case.name
+                );
                 for d in diffs {
                     eprintln!("  {d}");
                 }

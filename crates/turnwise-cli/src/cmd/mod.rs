@@ -1,13 +1,13 @@
 //! One module per subcommand.
 
 pub mod advantages;
+pub mod bench;
 pub mod env;
 pub mod envs;
-pub mod bench;
-pub mod methods;
-pub mod loss;
-pub mod play;
 pub mod eval;
+pub mod loss;
+pub mod methods;
+pub mod play;
 pub mod sft;
-pub mod train;
 pub mod tokenizer;
+pub mod train;

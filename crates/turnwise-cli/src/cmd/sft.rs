@@ -34,11 +34,17 @@ pub fn run(args: Args) -> Result<i32> {
     let tok = WordTokenizer::build(texts.iter().map(String::as_str));
     let policy = Policy::new(&cfg.model, tok, cfg.run.seed)?;
     sft::tokenize(&mut demos, &policy.tokenizer);
-    let history = HistorySpec { mode: cfg.env.history, k: cfg.env.history_k };
+    let history = HistorySpec {
+        mode: cfg.env.history,
+        k: cfg.env.history_k,
+    };
     let st = sft::train(&policy, &demos, &cfg, history, |_, _| {})?;
     policy.save(&args.out)?;
     std::fs::write(args.out.join("config.toml"), toml::to_string(&cfg)?)?;
     let report = eval::evaluate(&policy, &cfg, None, cfg.eval.episodes)?;
-    println!("{}", serde_json::json!({"rows": st.rows, "final_nll": st.final_nll, "eval": report}));
+    println!(
+        "{}",
+        serde_json::json!({"rows": st.rows, "final_nll": st.final_nll, "eval": report})
+    );
     Ok(0)
 }

@@ -44,7 +44,9 @@ pub fn run(args: Args) -> Result<i32> {
             }
             let out = PathBuf::from(&cfg.run.out);
             let sft_bar = ProgressBar::new(cfg.sft.steps);
-            sft_bar.set_style(ProgressStyle::with_template("sft {bar:30} {pos}/{len} eta {eta} {msg}")?);
+            sft_bar.set_style(ProgressStyle::with_template(
+                "sft {bar:30} {pos}/{len} eta {eta} {msg}",
+            )?);
             let t = Trainer::start(cfg, &out, |_, nll| {
                 sft_bar.inc(1);
                 sft_bar.set_message(format!("nll {nll:.3}"));
@@ -57,7 +59,9 @@ pub fn run(args: Args) -> Result<i32> {
         eprintln!("warm start: {line}");
     }
     let bar = ProgressBar::new(trainer.cfg.run.steps);
-    bar.set_style(ProgressStyle::with_template("rl {bar:30} {pos}/{len} [{elapsed_precise} eta {eta}] {msg}")?);
+    bar.set_style(ProgressStyle::with_template(
+        "rl {bar:30} {pos}/{len} [{elapsed_precise} eta {eta}] {msg}",
+    )?);
     bar.set_position(trainer.state.step);
     let result = trainer.run(&stop, |m| {
         bar.set_position(m.step);
@@ -75,6 +79,6 @@ fn last_line(out: &std::path::Path, phase: &str) -> Option<String> {
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).ok()?;
     text.lines()
         .filter(|l| l.contains(&format!("\"phase\":\"{phase}\"")))
-        .last()
+        .next_back()
         .map(str::to_owned)
 }

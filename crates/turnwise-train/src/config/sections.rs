@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::loss::{AggMode, EpoConfig, KlKind, RatioKind};
 use crate::loss::disco::Scoring;
+use crate::loss::{AggMode, EpoConfig, KlKind, RatioKind};
 
 /// The whole configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -8,15 +8,22 @@ fn built_in_default_parses() {
 
 #[test]
 fn unknown_key_is_rejected_with_suggestion_and_path() {
-    let e = parse("[loss]\nclip_hgh = 0.3\n", "x.toml", &[]).unwrap_err().to_string();
-    assert!(e.contains("x.toml") && e.contains("loss") && e.contains("did you mean `clip_high`"), "{e}");
+    let e = parse("[loss]\nclip_hgh = 0.3\n", "x.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("x.toml") && e.contains("loss") && e.contains("did you mean `clip_high`"),
+        "{e}"
+    );
     let e = parse("[optimm]\n", "x.toml", &[]).unwrap_err().to_string();
     assert!(e.contains("did you mean `optim`"), "{e}");
 }
 
 #[test]
 fn wrong_type_names_the_key_path() {
-    let e = parse("[optim]\nlr = \"fast\"\n", "x.toml", &[]).unwrap_err().to_string();
+    let e = parse("[optim]\nlr = \"fast\"\n", "x.toml", &[])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("optim.lr"), "{e}");
 }
 
@@ -37,16 +44,24 @@ fn set_overrides_dotted_paths_and_types() {
     assert_eq!(c.loss.agg, crate::loss::AggMode::SeqMeanTokenMean);
     assert_eq!(c.credit.method, "dr_grpo");
     assert_eq!(c.loss.epo.unwrap().max_steps, 7);
-    let e = parse("", "x.toml", &["optim.lrr=1".into()]).unwrap_err().to_string();
+    let e = parse("", "x.toml", &["optim.lrr=1".into()])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("did you mean `lr`"), "{e}");
 }
 
 #[test]
 fn credit_method_and_params_are_checked_against_the_registry() {
-    let e = parse("[credit]\nmethod = \"grpoo\"\n", "x.toml", &[]).unwrap_err().to_string();
-    assert!(e.contains("credit.method"), "{e}");
-    let e = parse("[credit]\nmethod = \"grpo\"\n[credit.params]\nepss = 1.0\n", "x.toml", &[])
+    let e = parse("[credit]\nmethod = \"grpoo\"\n", "x.toml", &[])
         .unwrap_err()
         .to_string();
+    assert!(e.contains("credit.method"), "{e}");
+    let e = parse(
+        "[credit]\nmethod = \"grpo\"\n[credit.params]\nepss = 1.0\n",
+        "x.toml",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("credit.params"), "{e}");
 }

@@ -42,8 +42,16 @@ pub fn objective(
 ) -> Tensor {
     let mut j = Tensor::zeros([], (s.kind(), s.device()));
     for g in groups {
-        let pos: Vec<i64> = g.iter().filter(|&&i| outcomes[i] == 1.0).map(|&i| i as i64).collect();
-        let neg: Vec<i64> = g.iter().filter(|&&i| outcomes[i] == 0.0).map(|&i| i as i64).collect();
+        let pos: Vec<i64> = g
+            .iter()
+            .filter(|&&i| outcomes[i] == 1.0)
+            .map(|&i| i as i64)
+            .collect();
+        let neg: Vec<i64> = g
+            .iter()
+            .filter(|&&i| outcomes[i] == 0.0)
+            .map(|&i| i as i64)
+            .collect();
         if pos.is_empty() || neg.is_empty() {
             continue;
         }

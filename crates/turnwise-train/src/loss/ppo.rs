@@ -61,7 +61,9 @@ pub fn clipped_surrogate(rho: &Tensor, adv: &Tensor, clip: &Clip) -> (Tensor, Te
     let l1 = -(adv * rho);
     let lo: Tensor = -&clip.low + 1.0;
     let hi: Tensor = &clip.high + 1.0;
-    let clipped = rho.maximum(&lo.to_kind(rho.kind())).minimum(&hi.to_kind(rho.kind()));
+    let clipped = rho
+        .maximum(&lo.to_kind(rho.kind()))
+        .minimum(&hi.to_kind(rho.kind()));
     let l2 = -(adv * clipped);
     let mut loss = l1.maximum(&l2);
     let active = l2.gt_tensor(&l1).to_kind(Kind::Float);

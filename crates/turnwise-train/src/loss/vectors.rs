@@ -58,13 +58,22 @@ struct RowData {
 
 type Getter = fn(&turnwise_core::TurnExt) -> Option<&Vec<f64>>;
 
-fn rows_of(batch: &Batch, skip_truncated: bool, getters: &[(&str, Getter)]) -> Result<RowData, String> {
+fn rows_of(
+    batch: &Batch,
+    skip_truncated: bool,
+    getters: &[(&str, Getter)],
+) -> Result<RowData, String> {
     let turns: Vec<_> = batch
         .trajectories()
         .filter(|t| !(skip_truncated && t.truncated))
         .flat_map(|t| t.turns.iter().map(move |u| (t, u)))
         .collect();
-    let width = turns.iter().map(|(_, u)| u.tokens as usize).max().unwrap_or(0).max(1);
+    let width = turns
+        .iter()
+        .map(|(_, u)| u.tokens as usize)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let r = turns.len() as i64;
     let pad = |v: &[f64]| {
         let mut row = v.to_vec();
@@ -75,9 +84,15 @@ fn rows_of(batch: &Batch, skip_truncated: bool, getters: &[(&str, Getter)]) -> R
     for (name, get) in getters {
         let mut flat = Vec::new();
         for (t, u) in &turns {
-            let v = get(u.ext()).ok_or_else(|| format!("trajectory {}: turn lacks `{name}`", t.id))?;
+            let v =
+                get(u.ext()).ok_or_else(|| format!("trajectory {}: turn lacks `{name}`", t.id))?;
             if v.len() != u.tokens as usize {
-                return Err(format!("trajectory {}: `{name}` has {} values for {} tokens", t.id, v.len(), u.tokens));
+                return Err(format!(
+                    "trajectory {}: `{name}` has {} values for {} tokens",
+                    t.id,
+                    v.len(),
+                    u.tokens
+                ));
             }
             flat.extend(pad(v));
         }
@@ -94,7 +109,10 @@ fn rows_of(batch: &Batch, skip_truncated: bool, getters: &[(&str, Getter)]) -> R
         fields,
         mask: t1(&mask).view([r, width as i64]),
         counts: turns.iter().map(|(_, u)| u.tokens as usize).collect(),
-        env_step: turns.iter().map(|(_, u)| u.ext().env_step.unwrap_or(0) as usize).collect(),
+        env_step: turns
+            .iter()
+            .map(|(_, u)| u.ext().env_step.unwrap_or(0) as usize)
+            .collect(),
         adv: t1(&adv).view([r, width as i64]),
     })
 }
@@ -219,7 +237,10 @@ fn disco_kl_case(case: &Case) -> Result<Value, String> {
     v.backward();
     let grad = d.grad().double_value(&[]);
     if (val(&v) - value).abs() > 1e-12 || (grad - coef).abs() > 1e-12 {
-        return Err(format!("tensor penalty {} (grad {grad}) disagrees with {value} ({coef})", val(&v)));
+        return Err(format!(
+            "tensor penalty {} (grad {grad}) disagrees with {value} ({coef})",
+            val(&v)
+        ));
     }
     Ok(json!({ "value": value, "grad_coef": coef }))
 }
@@ -320,7 +341,8 @@ fn epo_entropy_case(case: &Case) -> Result<Value, String> {
         phase_weight: Some(w),
     };
     let norm = Normaliser::from_counts(p.agg, &d.counts, None);
-    let (term, h, pen, applied) = epo::entropy_term(&d.fields[0], &d.mask, &d.env_step, &p.history, &cfg, &norm);
+    let (term, h, pen, applied) =
+        epo::entropy_term(&d.fields[0], &d.mask, &d.env_step, &p.history, &cfg, &norm);
     Ok(json!({
         "entropy": val(&h),
         "penalty": val(&pen),

@@ -58,7 +58,11 @@ impl AdamW {
         for p in &self.params {
             let g = p.grad();
             if g.defined() {
-                total += g.to_kind(Kind::Double).square().sum(Kind::Double).double_value(&[]);
+                total += g
+                    .to_kind(Kind::Double)
+                    .square()
+                    .sum(Kind::Double)
+                    .double_value(&[]);
             }
         }
         total.sqrt()
@@ -117,10 +121,15 @@ mod tests {
     fn first_step_moves_each_weight_by_lr_against_the_gradient_sign() {
         let p = Tensor::from_slice(&[1.0f64, -2.0]).set_requires_grad(true);
         let mut opt = AdamW::new(vec![p.shallow_clone()], 0.9, 0.999, 1e-8, 0.0);
-        (&p * &Tensor::from_slice(&[3.0f64, -0.5])).sum(Kind::Double).backward();
+        (&p * &Tensor::from_slice(&[3.0f64, -0.5]))
+            .sum(Kind::Double)
+            .backward();
         opt.step(0.1);
         let got: Vec<f64> = Vec::try_from(&p.detach()).unwrap();
-        assert!((got[0] - 0.9).abs() < 1e-6 && (got[1] + 1.9).abs() < 1e-6, "{got:?}");
+        assert!(
+            (got[0] - 0.9).abs() < 1e-6 && (got[1] + 1.9).abs() < 1e-6,
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -137,7 +146,9 @@ mod tests {
     fn clipping_bounds_the_global_norm() {
         let p = Tensor::from_slice(&[0.0f64, 0.0]).set_requires_grad(true);
         let mut opt = AdamW::new(vec![p.shallow_clone()], 0.9, 0.999, 1e-8, 0.0);
-        (&p * &Tensor::from_slice(&[3.0f64, 4.0])).sum(Kind::Double).backward();
+        (&p * &Tensor::from_slice(&[3.0f64, 4.0]))
+            .sum(Kind::Double)
+            .backward();
         assert!((opt.clip_grad_norm(1.0) - 5.0).abs() < 1e-12);
         assert!((opt.grad_norm() - 1.0).abs() < 1e-5);
     }

@@ -38,7 +38,11 @@ pub struct ActionScores {
 impl Policy {
     /// A freshly initialised policy (weights from `seed`).
     pub fn new(cfg: &ModelConfig, tokenizer: WordTokenizer, seed: u64) -> Result<Self> {
-        anyhow::ensure!(cfg.preset == "tiny", "model.preset: unknown preset `{}` (known: tiny)", cfg.preset);
+        anyhow::ensure!(
+            cfg.preset == "tiny",
+            "model.preset: unknown preset `{}` (known: tiny)",
+            cfg.preset
+        );
         anyhow::ensure!(
             cfg.d_model % cfg.heads == 0,
             "model.d_model ({}) must be a multiple of model.heads ({})",
@@ -60,7 +64,11 @@ impl Policy {
         tch::manual_seed(seed as i64);
         let vs = nn::VarStore::new(Device::Cpu);
         let model = TinyLm::new(&vs.root(), tc);
-        Ok(Policy { vs, model, tokenizer })
+        Ok(Policy {
+            vs,
+            model,
+            tokenizer,
+        })
     }
 
     /// Saves `config.json`, `model.safetensors` and `tokenizer.json` into `dir`.
@@ -76,9 +84,15 @@ impl Policy {
             "intermediate_size": self.model.cfg.d_ff,
             "max_position_embeddings": self.model.cfg.max_context,
         });
-        turnwise_core::jsonl::write_atomic(&dir.join("config.json"), serde_json::to_string_pretty(&cfg)?.as_bytes())?;
+        turnwise_core::jsonl::write_atomic(
+            &dir.join("config.json"),
+            serde_json::to_string_pretty(&cfg)?.as_bytes(),
+        )?;
         let tok = serde_json::json!({"model": {"type": "turnwise-word", "pieces": self.tokenizer.pieces}});
-        turnwise_core::jsonl::write_atomic(&dir.join("tokenizer.json"), tok.to_string().as_bytes())?;
+        turnwise_core::jsonl::write_atomic(
+            &dir.join("tokenizer.json"),
+            tok.to_string().as_bytes(),
+        )?;
         let tmp = dir.join("model.tmp.safetensors");
         self.vs.save(&tmp)?;
         std::fs::rename(&tmp, dir.join("model.safetensors"))?;
@@ -89,12 +103,18 @@ impl Policy {
     pub fn load(dir: &Path) -> Result<Self> {
         let read = |n: &str| -> Result<serde_json::Value> {
             let p = dir.join(n);
-            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
             serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
         };
         let c = read("config.json")?;
         let field = |k: &str| -> Result<i64> {
-            c[k].as_i64().with_context(|| format!("{}: missing integer `{k}`", dir.join("config.json").display()))
+            c[k].as_i64().with_context(|| {
+                format!(
+                    "{}: missing integer `{k}`",
+                    dir.join("config.json").display()
+                )
+            })
         };
         let tc = TinyConfig {
             vocab_size: field("vocab_size")?,
@@ -148,14 +168,21 @@ impl Policy {
         let (ids, valid) = Self::pad(seqs);
         let l = ids.size()[1];
         let a = action_len.iter().copied().max().unwrap_or(1).max(1);
-        let logp_all = self.model.forward(&ids, &valid).log_softmax(-1, Kind::Float);
+        let logp_all = self
+            .model
+            .forward(&ids, &valid)
+            .log_softmax(-1, Kind::Float);
         let v = logp_all.size()[2];
         let mut pos = Vec::with_capacity(seqs.len() * a);
         let mut mask = Vec::with_capacity(seqs.len() * a);
         for &n in action_len {
             // Action token k sits at column l − n + k; it is predicted from column l − n + k − 1.
             for k in 0..a {
-                let p = if k < n { l - n as i64 + k as i64 } else { l - 1 };
+                let p = if k < n {
+                    l - n as i64 + k as i64
+                } else {
+                    l - 1
+                };
                 pos.push(p.max(1));
                 mask.push(if k < n { 1.0f32 } else { 0.0 });
             }
@@ -163,7 +190,11 @@ impl Policy {
         let r = seqs.len() as i64;
         let pos = Tensor::from_slice(&pos).view([r, a as i64]);
         let target = ids.gather(1, &pos, false);
-        let dist = logp_all.gather(1, &(&pos - 1).unsqueeze(-1).expand([r, a as i64, v], false), false);
+        let dist = logp_all.gather(
+            1,
+            &(&pos - 1).unsqueeze(-1).expand([r, a as i64, v], false),
+            false,
+        );
         let logp = dist.gather(2, &target.unsqueeze(-1), false).squeeze_dim(-1);
         let entropy = -(dist.exp() * &dist).sum_dim_intlist(-1, false, Kind::Float);
         ActionScores {

@@ -34,7 +34,12 @@ pub struct SampleSpec {
 
 impl Policy {
     /// Generates one action for each context (no gradient).
-    pub fn generate(&self, contexts: &[Vec<u32>], spec: &SampleSpec, rng: &mut Rng) -> Vec<Generated> {
+    pub fn generate(
+        &self,
+        contexts: &[Vec<u32>],
+        spec: &SampleSpec,
+        rng: &mut Rng,
+    ) -> Vec<Generated> {
         let mut seqs: Vec<Vec<u32>> = contexts.to_vec();
         let mut out = vec![Generated::default(); contexts.len()];
         let mut live: Vec<usize> = (0..contexts.len()).collect();
@@ -45,7 +50,11 @@ impl Policy {
                 }
                 let refs: Vec<&[u32]> = live.iter().map(|&i| seqs[i].as_slice()).collect();
                 let (ids, valid) = Policy::pad(&refs);
-                let logits = self.model.forward(&ids, &valid).select(1, -1).to_kind(Kind::Double);
+                let logits = self
+                    .model
+                    .forward(&ids, &valid)
+                    .select(1, -1)
+                    .to_kind(Kind::Double);
                 let logp = logits.log_softmax(-1, Kind::Double);
                 let probs = (&logits / spec.temperature).softmax(-1, Kind::Double);
                 let v = logp.size()[1] as usize;

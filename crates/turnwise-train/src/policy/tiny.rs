@@ -65,7 +65,12 @@ impl TinyLm {
         TinyLm {
             cfg,
             tok: nn::embedding(p / "embed_tokens", cfg.vocab_size, d, Default::default()),
-            pos: nn::embedding(p / "embed_positions", cfg.max_context, d, Default::default()),
+            pos: nn::embedding(
+                p / "embed_positions",
+                cfg.max_context,
+                d,
+                Default::default(),
+            ),
             blocks,
             ln_f: ln(p / "norm"),
             head: nn::linear(p / "lm_head", d, cfg.vocab_size, Default::default()),
@@ -89,13 +94,22 @@ impl TinyLm {
             .masked_fill(&allowed.logical_not(), f64::NEG_INFINITY);
         for blk in &self.blocks {
             let a = blk.ln1.forward(&x);
-            let qkv = blk.qkv.forward(&a).view([b, t, 3, h, dh]).permute([2, 0, 3, 1, 4]);
+            let qkv = blk
+                .qkv
+                .forward(&a)
+                .view([b, t, 3, h, dh])
+                .permute([2, 0, 3, 1, 4]);
             let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-            let att = (q.matmul(&k.transpose(-2, -1)) / (dh as f64).sqrt() + &neg).softmax(-1, Kind::Float);
-            let y = att.matmul(&v).transpose(1, 2).contiguous().view([b, t, self.cfg.d_model]);
-            x = x + blk.proj.forward(&y);
+            let att = (q.matmul(&k.transpose(-2, -1)) / (dh as f64).sqrt() + &neg)
+                .softmax(-1, Kind::Float);
+            let y = att
+                .matmul(&v)
+                .transpose(1, 2)
+                .contiguous()
+                .view([b, t, self.cfg.d_model]);
+            x += blk.proj.forward(&y);
             let m = blk.ln2.forward(&x);
-            x = x + blk.fc2.forward(&blk.fc1.forward(&m).gelu("none"));
+            x += blk.fc2.forward(&blk.fc1.forward(&m).gelu("none"));
         }
         self.head.forward(&self.ln_f.forward(&x))
     }

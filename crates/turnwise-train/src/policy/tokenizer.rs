@@ -31,7 +31,12 @@ pub fn split(text: &str) -> Vec<&str> {
     while i < text.len() {
         let start = i;
         let ch = text[i..].chars().next().expect("in bounds");
-        let letters = |j: usize| text[j..].chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        let letters = |j: usize| {
+            text[j..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+        };
         if ch == ' ' && i + 1 < b.len() && letters(i + 1) {
             i += 1;
         }
@@ -93,7 +98,12 @@ impl WordTokenizer {
                 None => {
                     for c in p.chars() {
                         let mut buf = [0u8; 4];
-                        ids.push(self.index.get(&*c.encode_utf8(&mut buf)).copied().unwrap_or(UNK));
+                        ids.push(
+                            self.index
+                                .get(&*c.encode_utf8(&mut buf))
+                                .copied()
+                                .unwrap_or(UNK),
+                        );
                     }
                 }
             }

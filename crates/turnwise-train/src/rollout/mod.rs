@@ -79,7 +79,11 @@ fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (us
         let action = spec.style.parse(&*ep.env, &text).action.to_owned();
         let step = ep.env.step(&action);
         n += 1;
-        let turn = ep.traj.turns.last_mut().expect("an observation precedes every action");
+        let turn = ep
+            .traj
+            .turns
+            .last_mut()
+            .expect("an observation precedes every action");
         turn.tokens = g.ids.len() as u32;
         turn.action = Text {
             text: text.clone(),
@@ -100,10 +104,13 @@ fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (us
                 turn: ep.traj.turns.len() + 1,
                 max_tokens: spec.sample.max_new,
             };
-            let obs = spec.style.observation(&*ep.env, ctx, &step.observation, Some(step.reward));
+            let obs = spec
+                .style
+                .observation(&*ep.env, ctx, &step.observation, Some(step.reward));
             push_observation(ep, &obs, step.info.state_key.map(|k| k.to_string()), tok);
             let t = ep.traj.turns.len() - 1;
-            if context_of(&ep.traj, t, spec.history).len() + spec.sample.max_new > spec.max_context {
+            if context_of(&ep.traj, t, spec.history).len() + spec.sample.max_new > spec.max_context
+            {
                 ep.traj.turns.pop();
                 ep.done = true;
                 ep.traj.truncated = true;
@@ -114,9 +121,16 @@ fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (us
 }
 
 /// Samples the next action of every live episode of `eps` in one batch.
-fn generate_all(eps: &mut [Episode], policy: &Policy, spec: &RolloutSpec, rng: &mut turnwise_core::seed::Rng) -> (usize, f64) {
+fn generate_all(
+    eps: &mut [Episode],
+    policy: &Policy,
+    spec: &RolloutSpec,
+    rng: &mut turnwise_core::seed::Rng,
+) -> (usize, f64) {
     let t0 = Instant::now();
-    let live: Vec<usize> = (0..eps.len()).filter(|&i| !eps[i].done && eps[i].pending.is_none()).collect();
+    let live: Vec<usize> = (0..eps.len())
+        .filter(|&i| !eps[i].done && eps[i].pending.is_none())
+        .collect();
     if live.is_empty() {
         return (0, 0.0);
     }
@@ -167,7 +181,12 @@ pub fn collect(
                 max_tokens: spec.sample.max_new,
             };
             let text = spec.style.observation(&*ep.env, ctx, &obs.text, None);
-            push_observation(&mut ep, &text, obs.info.state_key.map(|k| k.to_string()), tok);
+            push_observation(
+                &mut ep,
+                &text,
+                obs.info.state_key.map(|k| k.to_string()),
+                tok,
+            );
             ep
         })
         .collect();
@@ -183,7 +202,11 @@ pub fn collect(
     loop {
         let gen_part = 1 - stepping;
         let [p0, p1] = &mut parts;
-        let (to_step, to_gen) = if stepping == 0 { (&mut **p0, &mut **p1) } else { (&mut **p1, &mut **p0) };
+        let (to_step, to_gen) = if stepping == 0 {
+            (&mut **p0, &mut **p1)
+        } else {
+            (&mut **p1, &mut **p0)
+        };
         let ((n_env, s_env), (n_tok, s_gen)) = std::thread::scope(|sc| {
             let h = sc.spawn(|| step_all(to_step, spec, tok));
             let r = generate_all(to_gen, policy, spec, rng);

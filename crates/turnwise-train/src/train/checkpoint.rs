@@ -35,11 +35,21 @@ pub fn dir_of(run: &Path, step: u64) -> PathBuf {
 }
 
 /// Writes a checkpoint atomically and prunes old ones.
-pub fn save(run: &Path, policy: &Policy, opt: &AdamW, state: &TrainerState, keep: usize) -> Result<PathBuf> {
+pub fn save(
+    run: &Path,
+    policy: &Policy,
+    opt: &AdamW,
+    state: &TrainerState,
+    keep: usize,
+) -> Result<PathBuf> {
     let root = run.join("checkpoints");
     std::fs::create_dir_all(&root)?;
     let fin = dir_of(run, state.step);
-    let tmp = root.join(format!(".tmp-step-{:06}-{}", state.step, std::process::id()));
+    let tmp = root.join(format!(
+        ".tmp-step-{:06}-{}",
+        state.step,
+        std::process::id()
+    ));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
     }
@@ -50,7 +60,10 @@ pub fn save(run: &Path, policy: &Policy, opt: &AdamW, state: &TrainerState, keep
         named.push((format!("v.{i}"), v.shallow_clone()));
     }
     Tensor::write_safetensors(&named, tmp.join("optimizer.safetensors"))?;
-    std::fs::write(tmp.join("trainer_state.json"), serde_json::to_string_pretty(state)?)?;
+    std::fs::write(
+        tmp.join("trainer_state.json"),
+        serde_json::to_string_pretty(state)?,
+    )?;
     if fin.exists() {
         std::fs::remove_dir_all(&fin)?;
     }
@@ -70,24 +83,45 @@ pub fn list(run: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step-")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("step-"))
+        })
         .collect();
     v.sort();
     Ok(v)
 }
 
 /// Loads the policy, optimiser moments and state of checkpoint `dir`.
-pub fn load(dir: &Path, opt_cfg: &crate::config::OptimConfig) -> Result<(Policy, AdamW, TrainerState)> {
+pub fn load(
+    dir: &Path,
+    opt_cfg: &crate::config::OptimConfig,
+) -> Result<(Policy, AdamW, TrainerState)> {
     let policy = Policy::load(dir)?;
     let state: TrainerState = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("trainer_state.json")).with_context(|| format!("{}", dir.display()))?,
+        &std::fs::read_to_string(dir.join("trainer_state.json"))
+            .with_context(|| format!("{}", dir.display()))?,
     )
     .with_context(|| format!("{}/trainer_state.json", dir.display()))?;
-    let mut opt = AdamW::new(policy.parameters(), opt_cfg.beta1, opt_cfg.beta2, opt_cfg.eps, opt_cfg.weight_decay);
-    let saved: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(dir.join("optimizer.safetensors"))?.into_iter().collect();
+    let mut opt = AdamW::new(
+        policy.parameters(),
+        opt_cfg.beta1,
+        opt_cfg.beta2,
+        opt_cfg.eps,
+        opt_cfg.weight_decay,
+    );
+    let saved: std::collections::HashMap<String, Tensor> =
+        Tensor::read_safetensors(dir.join("optimizer.safetensors"))?
+            .into_iter()
+            .collect();
     let n = opt.params.len();
     for i in 0..n {
-        let get = |k: String| saved.get(&k).map(|t| t.shallow_clone()).with_context(|| format!("{}: missing `{k}` in optimizer.safetensors", dir.display()));
+        let get = |k: String| {
+            saved.get(&k).map(|t| t.shallow_clone()).with_context(|| {
+                format!("{}: missing `{k}` in optimizer.safetensors", dir.display())
+            })
+        };
         opt.m[i] = get(format!("m.{i}"))?;
         opt.v[i] = get(format!("v.{i}"))?;
     }

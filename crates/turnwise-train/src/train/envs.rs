@@ -67,7 +67,15 @@ pub fn vocabulary_texts(cfg: &Config, demos: &[Group]) -> Result<Vec<String>> {
     let mut env = make_envs(cfg, 1, &[])?.pop().expect("one env");
     for i in 0..64 {
         let obs = env.reset(seed::task_seed(cfg.run.seed, Split::Train, 1 << 41 | i));
-        texts.push(STYLE.observation(&*env, turnwise_envs::render::TurnCtx { turn: 1, max_tokens: 1 }, &obs.text, None));
+        texts.push(STYLE.observation(
+            &*env,
+            turnwise_envs::render::TurnCtx {
+                turn: 1,
+                max_tokens: 1,
+            },
+            &obs.text,
+            None,
+        ));
         for a in env.action_space() {
             texts.push(STYLE.format_action(&*env, &a));
         }
@@ -79,20 +87,31 @@ pub fn vocabulary_texts(cfg: &Config, demos: &[Group]) -> Result<Vec<String>> {
 /// Evaluation tasks: per task, option overrides and a seed. LMRL mazes evaluate the 25
 /// start cells (spec §1.1); other environments use `episodes` seeds of the eval split.
 pub fn eval_tasks(name: &str, seed: u64, episodes: usize) -> Vec<(Vec<(String, String)>, u64)> {
-    let starts = EVAL_STARTS.iter().find(|(n, _)| *n == name).map(|(_, f)| f());
+    let starts = EVAL_STARTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| f());
     match starts {
         Some(starts) => (0..episodes.max(1))
             .map(|i| {
                 let (r, c) = starts[i % starts.len()];
-                (vec![("start".to_owned(), format!("{r},{c}"))], seed::task_seed(seed, Split::Eval, i as u64))
+                (
+                    vec![("start".to_owned(), format!("{r},{c}"))],
+                    seed::task_seed(seed, Split::Eval, i as u64),
+                )
             })
             .collect(),
-        None => (0..episodes.max(1) as u64).map(|i| (vec![], seed::task_seed(seed, Split::Eval, i))).collect(),
+        None => (0..episodes.max(1) as u64)
+            .map(|i| (vec![], seed::task_seed(seed, Split::Eval, i)))
+            .collect(),
     }
 }
 
+/// The fixed evaluation start cells of an environment.
+type StartCells = fn() -> Vec<(usize, usize)>;
+
 /// Environments whose evaluation runs over fixed start cells.
-const EVAL_STARTS: &[(&str, fn() -> Vec<(usize, usize)>)] = &[
+const EVAL_STARTS: &[(&str, StartCells)] = &[
     ("lmrl/maze-fo", turnwise_envs::envs::maze::eval_starts),
     ("lmrl/maze-po", turnwise_envs::envs::maze::eval_starts),
 ];

@@ -34,7 +34,13 @@ pub struct EvalReport {
 }
 
 /// The rollout settings of the configuration (training: `env.max_turns`).
-pub fn rollout_spec(cfg: &Config, policy: &Policy, stop: Option<&str>, max_turns: usize, greedy: bool) -> RolloutSpec {
+pub fn rollout_spec(
+    cfg: &Config,
+    policy: &Policy,
+    stop: Option<&str>,
+    max_turns: usize,
+    greedy: bool,
+) -> RolloutSpec {
     RolloutSpec {
         max_turns,
         max_context: cfg.model.max_context as usize,
@@ -53,7 +59,12 @@ pub fn rollout_spec(cfg: &Config, policy: &Policy, stop: Option<&str>, max_turns
 }
 
 /// Evaluates `policy` on `env` (default: the configuration's) for `episodes` episodes.
-pub fn evaluate(policy: &Policy, cfg: &Config, env: Option<&str>, episodes: usize) -> Result<EvalReport> {
+pub fn evaluate(
+    policy: &Policy,
+    cfg: &Config,
+    env: Option<&str>,
+    episodes: usize,
+) -> Result<EvalReport> {
     let mut cfg = cfg.clone();
     if let Some(e) = env {
         cfg.env.name = e.to_owned();
@@ -79,7 +90,12 @@ pub fn report(env: &str, groups: &[turnwise_core::Group], stats: &RolloutStats) 
     let mean_return = trajs.iter().map(|t| t.total_reward()).sum::<f64>() / n;
     let success = trajs
         .iter()
-        .filter(|t| t.metadata.get("success").and_then(|v| v.as_bool()).unwrap_or(false))
+        .filter(|t| {
+            t.metadata
+                .get("success")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        })
         .count() as f64
         / n;
     EvalReport {

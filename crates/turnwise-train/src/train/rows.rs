@@ -31,7 +31,13 @@ pub struct RowSet {
 impl RowSet {
     /// Rows of every turn with at least one action token. `adv` holds one value per turn
     /// (batch order); `mask_truncated` masks every row of truncated trajectories (§13).
-    pub fn from_batch(batch: &Batch, adv: &TurnValues, clip_eps: Option<&TurnValues>, history: HistorySpec, mask_truncated: bool) -> Self {
+    pub fn from_batch(
+        batch: &Batch,
+        adv: &TurnValues,
+        clip_eps: Option<&TurnValues>,
+        history: HistorySpec,
+        mask_truncated: bool,
+    ) -> Self {
         let mut r = RowSet {
             clip_eps: clip_eps.map(|_| Vec::new()),
             ..Default::default()
@@ -47,7 +53,8 @@ impl RowSet {
                 r.action_len.push(turn.action.token_ids.len());
                 r.adv.push(adv.traj(i)[t]);
                 r.live.push(!(mask_truncated && traj.truncated));
-                r.env_step.push(turn.ext().env_step.unwrap_or(t as u64) as usize);
+                r.env_step
+                    .push(turn.ext().env_step.unwrap_or(t as u64) as usize);
                 r.traj.push(i);
                 if let (Some(c), Some(v)) = (r.clip_eps.as_mut(), clip_eps) {
                     c.push(v.traj(i)[t]);
@@ -86,12 +93,18 @@ impl RowSet {
     pub fn adv_tensor(&self, range: std::ops::Range<usize>, width: i64) -> Tensor {
         let v: Vec<f32> = self.adv[range].iter().map(|&a| a as f32).collect();
         let r = v.len() as i64;
-        Tensor::from_slice(&v).view([r, 1]).expand([r, width], false).contiguous()
+        Tensor::from_slice(&v)
+            .view([r, 1])
+            .expand([r, width], false)
+            .contiguous()
     }
 
     /// The liveness mask [R, 1] of rows `range`.
     pub fn live_tensor(&self, range: std::ops::Range<usize>) -> Tensor {
-        let v: Vec<f32> = self.live[range].iter().map(|&l| if l { 1.0 } else { 0.0 }).collect();
+        let v: Vec<f32> = self.live[range]
+            .iter()
+            .map(|&l| if l { 1.0 } else { 0.0 })
+            .collect();
         let r = v.len() as i64;
         Tensor::from_slice(&v).view([r, 1]).to_kind(Kind::Float)
     }

@@ -30,7 +30,14 @@ use crate::policy::Policy;
 
 /// Fields the trainer fills in every trajectory it produces (credit methods reading
 /// others are rejected at start, with the reason).
-pub const PROVIDED_FIELDS: &[&str] = &["outcome", "reward", "tokens", "truncated", "anchor", "env_step"];
+pub const PROVIDED_FIELDS: &[&str] = &[
+    "outcome",
+    "reward",
+    "tokens",
+    "truncated",
+    "anchor",
+    "env_step",
+];
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -106,7 +113,10 @@ fn check_credit(cfg: &Config) -> Result<()> {
 
 fn append_line(path: &Path, line: &str) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     writeln!(f, "{line}")?;
     Ok(())
 }
@@ -149,11 +159,23 @@ impl Trainer {
         let o = &cfg.optim;
         let opt = AdamW::new(policy.parameters(), o.beta1, o.beta2, o.eps, o.weight_decay);
         let state = TrainerState {
-            epo: cfg.loss.epo.as_ref().map(|e| EntropyHistory::new(e.max_steps)),
+            epo: cfg
+                .loss
+                .epo
+                .as_ref()
+                .map(|e| EntropyHistory::new(e.max_steps)),
             elapsed_s: started.elapsed().as_secs_f64(),
             ..Default::default()
         };
-        Ok(Trainer { cfg, out: out.to_path_buf(), policy, reference, opt, state, started: Instant::now() })
+        Ok(Trainer {
+            cfg,
+            out: out.to_path_buf(),
+            policy,
+            reference,
+            opt,
+            state,
+            started: Instant::now(),
+        })
     }
 
     /// Resumes the run in `dir` from its latest checkpoint (configuration from
@@ -161,7 +183,9 @@ impl Trainer {
     pub fn resume(dir: &Path, sets: &[String]) -> Result<Trainer> {
         let cfg = crate::config::load(Some(&dir.join("config.toml")), sets)?;
         check_credit(&cfg)?;
-        let last = checkpoint::list(dir)?.pop().ok_or_else(|| anyhow!("{}: no checkpoint to resume from", dir.display()))?;
+        let last = checkpoint::list(dir)?
+            .pop()
+            .ok_or_else(|| anyhow!("{}: no checkpoint to resume from", dir.display()))?;
         let (policy, opt, state) = checkpoint::load(&last, &cfg.optim)?;
         let reference = match cfg.loss.kl {
             Some(_) => Some(Policy::load(&dir.join("reference"))?),
@@ -172,12 +196,25 @@ impl Trainer {
         if let Ok(text) = std::fs::read_to_string(&metrics) {
             let kept: String = text
                 .lines()
-                .filter(|l| serde_json::from_str::<serde_json::Value>(l).ok().and_then(|v| v["step"].as_u64()).is_none_or(|s| s <= state.step))
+                .filter(|l| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .ok()
+                        .and_then(|v| v["step"].as_u64())
+                        .is_none_or(|s| s <= state.step)
+                })
                 .map(|l| format!("{l}\n"))
                 .collect();
             jsonl::write_atomic(&metrics, kept.as_bytes())?;
         }
-        Ok(Trainer { cfg, out: dir.to_path_buf(), policy, reference, opt, state, started: Instant::now() })
+        Ok(Trainer {
+            cfg,
+            out: dir.to_path_buf(),
+            policy,
+            reference,
+            opt,
+            state,
+            started: Instant::now(),
+        })
     }
 
     /// Wall-clock seconds of the job so far (resumed runs include earlier sessions).
@@ -190,7 +227,13 @@ impl Trainer {
         let mut st = self.state.clone();
         st.elapsed_s = self.elapsed();
         st.opt_step = self.opt.step;
-        checkpoint::save(&self.out, &self.policy, &self.opt, &st, self.cfg.checkpoint.keep)
+        checkpoint::save(
+            &self.out,
+            &self.policy,
+            &self.opt,
+            &st,
+            self.cfg.checkpoint.keep,
+        )
     }
 
     /// One RL step: rollout, credit, update.
@@ -199,25 +242,44 @@ impl Trainer {
         let s = self.state.step;
         let g = cfg.env.group_size;
         let n_tasks = cfg.env.tasks_per_step;
-        let seeds: Vec<u64> = (0..n_tasks as u64).map(|i| seed::task_seed(cfg.run.seed, Split::Train, s * n_tasks as u64 + i)).collect();
+        let seeds: Vec<u64> = (0..n_tasks as u64)
+            .map(|i| seed::task_seed(cfg.run.seed, Split::Train, s * n_tasks as u64 + i))
+            .collect();
         let t0 = Instant::now();
         let envs = make_envs(cfg, g * n_tasks, &[])?;
         let stop = envs[0].stop();
         let spec = rollout_spec(cfg, &self.policy, stop, cfg.env.max_turns, false);
         let mut rng = seed::rng(cfg.run.seed, 0x1000_0000 + s);
-        let (groups, rstats) = crate::rollout::collect(&self.policy, envs, &seeds, &cfg.env.name, &spec, &mut rng);
+        let (groups, rstats) =
+            crate::rollout::collect(&self.policy, envs, &seeds, &cfg.env.name, &spec, &mut rng);
         let mut batch = Batch { groups };
         let rollout_s = t0.elapsed().as_secs_f64();
 
         let t1 = Instant::now();
         let zeros = turnwise_credit::TurnValues::zeros(&batch);
         let pre_rows = RowSet::from_batch(&batch, &zeros, None, spec.history, false);
-        let frozen0 = freeze(&pre_rows, &self.policy, self.reference.as_ref(), cfg.optim.micro_batch);
+        let frozen0 = freeze(
+            &pre_rows,
+            &self.policy,
+            self.reference.as_ref(),
+            cfg.optim.micro_batch,
+        );
         if cfg.loss.kl_in_reward {
             apply_kl_reward(&mut batch, &pre_rows, &frozen0, cfg.loss.kl_coef);
         }
-        let out = registry::run(&cfg.credit.method, &batch, &toml_to_json(&cfg.credit.params), &[]).map_err(|e| anyhow!("credit: {e}"))?;
-        let adv = out.turn_values().ok_or_else(|| anyhow!("credit.method {:?} does not return one value per turn", cfg.credit.method))?;
+        let out = registry::run(
+            &cfg.credit.method,
+            &batch,
+            &toml_to_json(&cfg.credit.params),
+            &[],
+        )
+        .map_err(|e| anyhow!("credit: {e}"))?;
+        let adv = out.turn_values().ok_or_else(|| {
+            anyhow!(
+                "credit.method {:?} does not return one value per turn",
+                cfg.credit.method
+            )
+        })?;
         let clip_eps = match out.extra("clip_eps") {
             Some(Extra::PerTurn(v)) => Some(v),
             _ => None,
@@ -226,18 +288,46 @@ impl Trainer {
         let credit_s = t1.elapsed().as_secs_f64();
 
         let t2 = Instant::now();
-        let frozen = if cfg.loss.over_turn_mask { freeze(&rows, &self.policy, self.reference.as_ref(), cfg.optim.micro_batch) } else { frozen0 };
+        let frozen = if cfg.loss.over_turn_mask {
+            freeze(
+                &rows,
+                &self.policy,
+                self.reference.as_ref(),
+                cfg.optim.micro_batch,
+            )
+        } else {
+            frozen0
+        };
         if let (Some(h), Some(e)) = (self.state.epo.as_mut(), cfg.loss.epo.as_ref()) {
             h.push(&per_step_entropy(&rows, &frozen, e.max_steps));
         }
-        let history = self.state.epo.as_ref().map(|h| h.mean()).unwrap_or_default();
+        let history = self
+            .state
+            .epo
+            .as_ref()
+            .map(|h| h.mean())
+            .unwrap_or_default();
         let lspec = update::loss_spec(cfg, &history, s);
         let (dg, outcomes) = disco_groups(&batch);
-        let disco = (cfg.loss.objective == Objective::Disco).then_some((dg.as_slice(), outcomes.as_slice()));
+        let disco = (cfg.loss.objective == Objective::Disco)
+            .then_some((dg.as_slice(), outcomes.as_slice()));
         let lr = lr_at(&cfg.optim, cfg.optim.lr, s, cfg.run.steps);
-        let ust = update::update(&self.policy, &mut self.opt, &rows, &frozen, cfg, &lspec, disco, lr);
+        let ust = update::update(
+            &self.policy,
+            &mut self.opt,
+            &rows,
+            &frozen,
+            cfg,
+            &lspec,
+            disco,
+            lr,
+        );
         let update_s = t2.elapsed().as_secs_f64();
-        self.state.bad_steps = if ust.skipped == cfg.optim.ppo_epochs { self.state.bad_steps + 1 } else { 0 };
+        self.state.bad_steps = if ust.skipped == cfg.optim.ppo_epochs {
+            self.state.bad_steps + 1
+        } else {
+            0
+        };
         self.state.step += 1;
         let last = self.out.join("rollouts");
         std::fs::create_dir_all(&last)?;
@@ -252,7 +342,16 @@ impl Trainer {
         let m = StepMetrics {
             step: self.state.step,
             r#return: trajs.iter().map(|t| t.total_reward()).sum::<f64>() / n,
-            success: trajs.iter().filter(|t| t.metadata.get("success").and_then(|v| v.as_bool()).unwrap_or(false)).count() as f64 / n,
+            success: trajs
+                .iter()
+                .filter(|t| {
+                    t.metadata
+                        .get("success")
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(false)
+                })
+                .count() as f64
+                / n,
             turns: batch.num_turns() as f64 / n,
             tokens: rstats.tokens,
             entropy: ust.entropy,
@@ -276,7 +375,11 @@ impl Trainer {
     /// Runs steps until `run.steps`, the time budget, `max_bad_steps` skipped updates in a
     /// row, or `stop` (Ctrl-C); checkpoints every `checkpoint.every` steps and at the end;
     /// evaluates at the end. Returns the final evaluation line.
-    pub fn run(&mut self, stop: &AtomicBool, mut on_step: impl FnMut(&StepMetrics)) -> Result<serde_json::Value> {
+    pub fn run(
+        &mut self,
+        stop: &AtomicBool,
+        mut on_step: impl FnMut(&StepMetrics),
+    ) -> Result<serde_json::Value> {
         let mut reason = "steps";
         while self.state.step < self.cfg.run.steps {
             if stop.load(Ordering::SeqCst) {
@@ -291,10 +394,13 @@ impl Trainer {
             on_step(&m);
             if self.state.bad_steps >= self.cfg.run.max_bad_steps {
                 self.save()?;
-                return Err(anyhow!("stopped after {} consecutive non-finite updates (run.max_bad_steps)", self.state.bad_steps));
+                return Err(anyhow!(
+                    "stopped after {} consecutive non-finite updates (run.max_bad_steps)",
+                    self.state.bad_steps
+                ));
             }
             let every = self.cfg.checkpoint.every;
-            if every > 0 && self.state.step % every == 0 {
+            if every > 0 && self.state.step.is_multiple_of(every) {
                 self.save()?;
             }
         }
@@ -315,12 +421,22 @@ fn apply_kl_reward(batch: &mut Batch, rows: &RowSet, frozen: &update::Frozen, be
     let Some(refs) = &frozen.logp_ref else { return };
     let mut kl = Vec::with_capacity(rows.len());
     for ((old, r), m) in frozen.logp_old.iter().zip(refs).zip(&frozen.mask) {
-        let v: Vec<f32> = Vec::try_from(((old - r) * m).sum_dim_intlist(1, false, tch::Kind::Float)).unwrap_or_default();
+        let v: Vec<f32> =
+            Vec::try_from(((old - r) * m).sum_dim_intlist(1, false, tch::Kind::Float))
+                .unwrap_or_default();
         kl.extend(v);
     }
     let mut i = 0;
-    for t in batch.groups.iter_mut().flat_map(|g| g.trajectories.iter_mut()) {
-        for u in t.turns.iter_mut().filter(|u| !u.action.token_ids.is_empty()) {
+    for t in batch
+        .groups
+        .iter_mut()
+        .flat_map(|g| g.trajectories.iter_mut())
+    {
+        for u in t
+            .turns
+            .iter_mut()
+            .filter(|u| !u.action.token_ids.is_empty())
+        {
             u.reward = Some(u.reward.unwrap_or(0.0) - beta * kl[i] as f64);
             i += 1;
         }
@@ -334,8 +450,10 @@ fn per_step_entropy(rows: &RowSet, frozen: &update::Frozen, max_steps: usize) ->
     let mut cnt = vec![0.0; max_steps];
     let mut i = 0;
     for (e, m) in frozen.entropy_old.iter().zip(&frozen.mask) {
-        let es: Vec<f32> = Vec::try_from((e * m).sum_dim_intlist(1, false, tch::Kind::Float)).unwrap_or_default();
-        let ms: Vec<f32> = Vec::try_from(m.sum_dim_intlist(1, false, tch::Kind::Float)).unwrap_or_default();
+        let es: Vec<f32> =
+            Vec::try_from((e * m).sum_dim_intlist(1, false, tch::Kind::Float)).unwrap_or_default();
+        let ms: Vec<f32> =
+            Vec::try_from(m.sum_dim_intlist(1, false, tch::Kind::Float)).unwrap_or_default();
         for (a, b) in es.into_iter().zip(ms) {
             let st = rows.env_step[i];
             if st < max_steps {
@@ -346,7 +464,9 @@ fn per_step_entropy(rows: &RowSet, frozen: &update::Frozen, max_steps: usize) ->
         }
     }
     let last = cnt.iter().rposition(|&c| c > 0.0).map_or(0, |p| p + 1);
-    (0..last).map(|k| if cnt[k] > 0.0 { sum[k] / cnt[k] } else { 0.0 }).collect()
+    (0..last)
+        .map(|k| if cnt[k] > 0.0 { sum[k] / cnt[k] } else { 0.0 })
+        .collect()
 }
 
 /// Trajectory indices per group and outcomes for DisCO (success = 1, failure = 0).
@@ -357,7 +477,11 @@ fn disco_groups(batch: &Batch) -> (Vec<Vec<usize>>, Vec<f64>) {
         let mut idx = Vec::new();
         for t in &g.trajectories {
             idx.push(outcomes.len());
-            let ok = t.metadata.get("success").and_then(|v| v.as_bool()).unwrap_or(false);
+            let ok = t
+                .metadata
+                .get("success")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
             outcomes.push(if ok { 1.0 } else { 0.0 });
         }
         groups.push(idx);

@@ -34,11 +34,22 @@ pub struct SftStats {
 }
 
 /// Trains `policy` on tokenised demonstration `groups` for `cfg.sft.steps` steps.
-pub fn train(policy: &Policy, groups: &[Group], cfg: &Config, history: HistorySpec, mut on_step: impl FnMut(u64, f64)) -> Result<SftStats> {
-    let batch = turnwise_core::Batch { groups: groups.to_vec() };
+pub fn train(
+    policy: &Policy,
+    groups: &[Group],
+    cfg: &Config,
+    history: HistorySpec,
+    mut on_step: impl FnMut(u64, f64),
+) -> Result<SftStats> {
+    let batch = turnwise_core::Batch {
+        groups: groups.to_vec(),
+    };
     let zeros = turnwise_credit::TurnValues::zeros(&batch);
     let rows = RowSet::from_batch(&batch, &zeros, None, history, false);
-    anyhow::ensure!(!rows.is_empty(), "sft: the demonstrations have no action tokens");
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "sft: the demonstrations have no action tokens"
+    );
     let o = &cfg.optim;
     let mut opt = AdamW::new(policy.parameters(), o.beta1, o.beta2, o.eps, o.weight_decay);
     let mut rng = seed::rng(cfg.run.seed, 0x5f70);
@@ -46,7 +57,9 @@ pub fn train(policy: &Policy, groups: &[Group], cfg: &Config, history: HistorySp
     let tail = (steps / 10).max(1);
     let (mut tail_sum, mut tail_n) = (0.0, 0usize);
     for step in 0..steps {
-        let pick: Vec<usize> = (0..cfg.sft.batch.min(rows.len())).map(|_| rng.random_range(0..rows.len())).collect();
+        let pick: Vec<usize> = (0..cfg.sft.batch.min(rows.len()))
+            .map(|_| rng.random_range(0..rows.len()))
+            .collect();
         let refs: Vec<&[u32]> = pick.iter().map(|&i| rows.seqs[i].as_slice()).collect();
         let lens: Vec<usize> = pick.iter().map(|&i| rows.action_len[i]).collect();
         opt.zero_grad();

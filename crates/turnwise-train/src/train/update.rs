@@ -25,7 +25,10 @@ pub struct Frozen {
 
 /// The micro-batch ranges of `n` rows.
 pub fn chunks(n: usize, micro: usize) -> Vec<std::ops::Range<usize>> {
-    (0..n).step_by(micro.max(1)).map(|s| s..(s + micro).min(n)).collect()
+    (0..n)
+        .step_by(micro.max(1))
+        .map(|s| s..(s + micro).min(n))
+        .collect()
 }
 
 /// Computes [`Frozen`] for `rows` (no gradient).
@@ -86,7 +89,9 @@ pub fn loss_spec(cfg: &Config, history: &[f64], step: u64) -> PolicyLossSpec {
                     out_range_penalty: e.out_range_penalty,
                     mode: e.mode,
                     max_steps: e.max_steps,
-                    phase_weight: e.phase_weight.then(|| epo::phase_weight(step as i64, e.max_epochs)),
+                    phase_weight: e
+                        .phase_weight
+                        .then(|| epo::phase_weight(step as i64, e.max_epochs)),
                 },
                 history.to_vec(),
             )
@@ -96,7 +101,14 @@ pub fn loss_spec(cfg: &Config, history: &[f64], step: u64) -> PolicyLossSpec {
 
 /// Accumulates the gradient of one epoch's loss over micro-batches; returns
 /// (loss, entropy, kl, clipped tokens).
-pub fn accumulate(policy: &Policy, rows: &RowSet, frozen: &Frozen, spec: &PolicyLossSpec, norm: &Normaliser, micro: usize) -> (f64, f64, f64, f64) {
+pub fn accumulate(
+    policy: &Policy,
+    rows: &RowSet,
+    frozen: &Frozen,
+    spec: &PolicyLossSpec,
+    norm: &Normaliser,
+    micro: usize,
+) -> (f64, f64, f64, f64) {
     let (mut loss, mut ent, mut kl, mut clipped) = (0.0, 0.0, 0.0, 0.0);
     for (c, r) in chunks(rows.len(), micro).into_iter().enumerate() {
         let s = rows.score(policy, r.clone());
@@ -129,7 +141,14 @@ pub fn accumulate(policy: &Policy, rows: &RowSet, frozen: &Frozen, spec: &Policy
 /// DisCO (§10) over the whole batch at once (its objective couples the rows of a
 /// question): s per trajectory = mean log-prob (or ratio) over all its action tokens,
 /// outcome = success (1) or failure (0). Returns (loss, kl).
-pub fn accumulate_disco(policy: &Policy, rows: &RowSet, frozen: &Frozen, groups: &[Vec<usize>], outcomes: &[f64], cfg: &Config) -> (f64, f64) {
+pub fn accumulate_disco(
+    policy: &Policy,
+    rows: &RowSet,
+    frozen: &Frozen,
+    groups: &[Vec<usize>],
+    outcomes: &[f64],
+    cfg: &Config,
+) -> (f64, f64) {
     let d = &cfg.loss.disco;
     let all = 0..rows.len();
     let s = rows.score(policy, all.clone());
@@ -141,10 +160,16 @@ pub fn accumulate_disco(policy: &Policy, rows: &RowSet, frozen: &Frozen, groups:
         disco::Scoring::LRatio => (&s.logp - &old).clamp(-20.0, 20.0).exp(),
     };
     let idx = Tensor::from_slice(&rows.traj.iter().map(|&t| t as i64).collect::<Vec<_>>());
-    let sums = Tensor::zeros([n_traj], (Kind::Float, tch::Device::Cpu))
-        .index_add(0, &idx, &(&per_token * &mask).sum_dim_intlist(1, false, Kind::Float));
-    let counts = Tensor::zeros([n_traj], (Kind::Float, tch::Device::Cpu))
-        .index_add(0, &idx, &mask.sum_dim_intlist(1, false, Kind::Float));
+    let sums = Tensor::zeros([n_traj], (Kind::Float, tch::Device::Cpu)).index_add(
+        0,
+        &idx,
+        &(&per_token * &mask).sum_dim_intlist(1, false, Kind::Float),
+    );
+    let counts = Tensor::zeros([n_traj], (Kind::Float, tch::Device::Cpu)).index_add(
+        0,
+        &idx,
+        &mask.sum_dim_intlist(1, false, Kind::Float),
+    );
     let scores = sums / counts.clamp_min(1.0);
     let j = disco::objective(&scores, groups, outcomes, d.tau, d.basic, groups.len());
     let kl = disco::kl_old(&s.logp, &old, &mask);
