@@ -78,7 +78,6 @@ pub fn run(args: Args) -> Result<i32> {
 fn last_line(out: &std::path::Path, phase: &str) -> Option<String> {
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).ok()?;
     text.lines()
-        .filter(|l| l.contains(&format!("\"phase\":\"{phase}\"")))
-        .next_back()
+        .rfind(|l| l.contains(&format!("\"phase\":\"{phase}\"")))
         .map(str::to_owned)
 }
