@@ -143,13 +143,13 @@ pub fn policy_loss(rows: &Rows, spec: &PolicyLossSpec, norm: &Normaliser) -> Los
             }
         };
         if spec.entropy_coef != 0.0 {
-            loss -= term * spec.entropy_coef;
+            loss = &loss - term * spec.entropy_coef;
         }
     }
     let mut kl = None;
     if let (Some((k, coef)), Some(r)) = (spec.kl, &rows.logp_ref) {
         let v = aggregate(&kl_estimate(&rows.logp_new, r, k), &rows.mask, norm);
-        loss += &v * coef;
+        loss = &loss + &v * coef;
         kl = Some(v);
     }
     LossTerms {

@@ -107,9 +107,9 @@ impl TinyLm {
                 .transpose(1, 2)
                 .contiguous()
                 .view([b, t, self.cfg.d_model]);
-            x += blk.proj.forward(&y);
+            x = &x + blk.proj.forward(&y);
             let m = blk.ln2.forward(&x);
-            x += blk.fc2.forward(&blk.fc1.forward(&m).gelu("none"));
+            x = &x + blk.fc2.forward(&blk.fc1.forward(&m).gelu("none"));
         }
         self.head.forward(&self.ln_f.forward(&x))
     }
