@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn turnwise(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_turnwise")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_turnwise"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn fixture(name: &str) -> String {
@@ -18,7 +21,12 @@ fn fixture(name: &str) -> String {
 
 #[test]
 fn loss_check_passes_on_the_reference_vectors() {
-    let out = turnwise(&["loss", "--input", &fixture("vectors_outcome.jsonl"), "--check"]);
+    let out = turnwise(&[
+        "loss",
+        "--input",
+        &fixture("vectors_outcome.jsonl"),
+        "--check",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("all 21 loss cases match"), "{err}");
@@ -29,7 +37,10 @@ fn misspelt_config_key_is_reported_with_a_suggestion() {
     let out = turnwise(&["train", "--set", "optim.lrr=1", "--out", "/nonexistent/x"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("optim") && err.contains("did you mean `lr`"), "{err}");
+    assert!(
+        err.contains("optim") && err.contains("did you mean `lr`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -38,37 +49,77 @@ fn tiny_train_then_eval_then_sft() {
     let run = dir.path().join("run");
     let run_s = run.display().to_string();
     let sets = [
-        "model.d_model=16", "model.layers=1", "model.heads=2", "model.d_ff=32",
-        "sft.steps=5", "sft.episodes=4", "run.steps=2", "env.max_turns=4",
-        "env.group_size=2", "env.tasks_per_step=1", "eval.episodes=2", "eval.max_turns=4",
+        "model.d_model=16",
+        "model.layers=1",
+        "model.heads=2",
+        "model.d_ff=32",
+        "sft.steps=5",
+        "sft.episodes=4",
+        "run.steps=2",
+        "env.max_turns=4",
+        "env.group_size=2",
+        "env.tasks_per_step=1",
+        "eval.episodes=2",
+        "eval.max_turns=4",
     ];
     let mut args = vec!["train", "--out", &run_s];
     for s in &sets {
         args.extend(["--set", s]);
     }
     let out = turnwise(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert!(metrics.contains("\"phase\":\"warm_start\"") && metrics.contains("\"step\":2"));
     let out = turnwise(&["eval", "--run", &run_s, "--episodes", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["report"]["episodes"], 3);
     assert!(v["report"]["normalised_score"].is_number());
     // The rollouts are readable by `turnwise advantages`.
     let last = run.join("rollouts/last.jsonl").display().to_string();
     let out = turnwise(&["advantages", "--input", &last, "--method", "grpo"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // SFT from `turnwise env demos` output.
     let demos = dir.path().join("demos.jsonl").display().to_string();
-    let out = turnwise(&["env", "demos", "--env", "lmrl/maze-fo", "--episodes", "4", "--noise", "0.5", "--out", &demos]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = turnwise(&[
+        "env",
+        "demos",
+        "--env",
+        "lmrl/maze-fo",
+        "--episodes",
+        "4",
+        "--noise",
+        "0.5",
+        "--out",
+        &demos,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sft_out = dir.path().join("sft").display().to_string();
     let mut args = vec!["sft", "--demos", demos.as_str(), "--out", &sft_out];
     for s in &sets {
         args.extend(["--set", s]);
     }
     let out = turnwise(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("sft/model.safetensors").exists());
 }

@@ -53,10 +53,14 @@ pub fn split(text: &str) -> Vec<&str> {
 }
 
 impl WordTokenizer {
-    /// Builds the vocabulary from `texts`: every piece, plus every character as a fallback.
+    /// Builds the vocabulary from `texts`: every piece, every character seen, and printable
+    /// ASCII plus `\n` and `\t` as a fallback, so any ASCII text round-trips.
     pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
         let mut pieces: Vec<String> = vec!["<bos>".into(), "<unk>".into()];
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen: std::collections::BTreeSet<String> = (b' '..=b'~')
+            .chain([b'\n', b'\t'])
+            .map(|b| (b as char).to_string())
+            .collect();
         for t in texts {
             for p in split(t) {
                 seen.insert(p.to_owned());
@@ -132,7 +136,8 @@ mod tests {
         assert_eq!(t.decode(&t.encode(s)), s);
         assert_eq!(t.encode("move up\n").len(), 3);
         assert_eq!(split(" up\n"), vec![" up", "\n"]);
-        // Unknown words fall back to known characters.
-        assert_eq!(t.decode(&t.encode("mop")), "mop");
+        // Unknown words fall back to characters; any ASCII text round-trips.
+        assert_eq!(t.decode(&t.encode("mop {x}")), "mop {x}");
+        assert_eq!(t.decode(&t.encode("é")), "");
     }
 }
