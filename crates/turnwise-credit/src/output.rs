@@ -79,6 +79,12 @@ pub enum Extra {
     PerTurn(TurnValues),
     /// One value per trajectory.
     PerTrajectory(Vec<f64>),
+    /// A list of values per trajectory whose length is not the number of turns (HiPER's
+    /// per-segment planner advantages, `credit-turn.md` §6); laid out like [`TurnValues`].
+    PerTrajectoryList(TurnValues),
+    /// Several values per turn: `[trajectory][turn][head]` (ArCHer's double-critic
+    /// targets, `credit-turn.md` §7.1).
+    PerTurnVec(Vec<Vec<Vec<f64>>>),
 }
 
 /// The main output of a method.
@@ -153,7 +159,14 @@ impl CreditOutput {
         let mut m = Map::new();
         for (name, e) in &self.extras {
             let v = match e {
-                Extra::PerTurn(v) => v.to_json(batch),
+                Extra::PerTurn(v) | Extra::PerTrajectoryList(v) => v.to_json(batch),
+                Extra::PerTurnVec(v) => Value::Object(
+                    batch
+                        .trajectories()
+                        .zip(v)
+                        .map(|(t, x)| (t.id.clone(), serde_json::json!(x)))
+                        .collect(),
+                ),
                 Extra::PerTrajectory(v) => Value::Object(
                     batch
                         .trajectories()
