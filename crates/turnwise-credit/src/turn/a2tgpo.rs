@@ -17,6 +17,7 @@ use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::{mean, std_igpo, EPS};
+use crate::turn::prefetch;
 use crate::turn::igpo::{info_gain_rewards, missing_gold_logprob, InfoGainType};
 use crate::turn::index_stats::{IndexStats, StdKind};
 
@@ -57,12 +58,14 @@ pub fn a2tgpo_advantages(batch: &Batch, p: &A2tgpoParams) -> Result<A2tgpoOutput
     let mut outcomes: Vec<f64> = Vec::new();
     let mut stats = IndexStats::default();
     let (mut needed, mut usable) = (0usize, 0usize);
+    let mut ahead = prefetch::Lookahead::new(&batch.groups, prefetch::GOLD_LOGPROB);
     let mut ti = 0;
     for g in &batch.groups {
         let first = ti;
         fallback.clear();
         outcomes.clear();
         for traj in &g.trajectories {
+            ahead.step();
             let r = n.traj_mut(ti);
             let fb = info_gain_rewards("a2tgpo", traj, p.info_gain_type, r)?;
             if let Some(&last) = r.last() {

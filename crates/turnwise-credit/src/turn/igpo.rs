@@ -15,6 +15,7 @@ use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::{mean, std_igpo, EPS};
+use crate::turn::prefetch;
 
 /// How an information gain is measured (`info_gain_type`, §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,11 +155,13 @@ pub fn igpo_advantages(
     let mut pool_a: Vec<f64> = Vec::new();
     let mut pool_b: Vec<f64> = Vec::new();
     let (mut needed, mut usable) = (0usize, 0usize);
+    let mut ahead = prefetch::Lookahead::new(&batch.groups, prefetch::GOLD_LOGPROB);
     let mut ti = 0;
     for g in &batch.groups {
         let first = ti;
         fallback.clear();
         for traj in &g.trajectories {
+            ahead.step();
             let r = rew.traj_mut(ti);
             let fb = info_gain_rewards("igpo", traj, p.info_gain_type, r)?;
             if let Some((last, igs)) = r.split_last_mut() {

@@ -11,6 +11,7 @@ pub mod igpo;
 pub mod index_stats;
 pub mod matchtir;
 pub mod pbsd;
+pub mod prefetch;
 pub mod siop;
 pub mod turn_level_gae;
 

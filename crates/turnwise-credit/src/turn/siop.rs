@@ -16,6 +16,7 @@ use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::{mean, std_unbiased, EPS};
 use crate::turn::cluster::{self, Clusterer};
+use crate::turn::prefetch;
 
 /// SIOP's parameters (names as in the reference `siop`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -178,12 +179,15 @@ pub fn siop_advantages(
     let mut modes = Vec::new();
     let mut label = Vec::new();
     let (mut needed, mut usable) = (0usize, 0usize);
+    let mut ahead = prefetch::Lookahead::new(&batch.groups, prefetch::GOLD_LOGPROB);
     let mut ti = 0;
-    for g in &batch.groups {
+    for (gi, g) in batch.groups.iter().enumerate() {
+        prefetch::group_exts(batch.groups.get(gi + 1));
         let first = ti;
         assign_modes(g, clus, &mut modes, &mut label);
         mode_weights(&mut modes, p.eta);
         for (k, traj) in g.trajectories.iter().enumerate() {
+            ahead.step();
             let q = label[k].map_or(0.0, |m| modes[m].weight);
             q_out.push(q);
             let r = rew.traj_mut(first + k);
