@@ -15,21 +15,16 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for case in cases(scale) {
         let method = registry::get(case.method).expect("registered method");
-        let params = turnwise_credit::Params::resolve(
-            case.method,
-            method.info().params,
-            &case.params,
-            &[],
-        )
-        .expect("valid bench parameters");
+        let params =
+            turnwise_credit::Params::resolve(case.method, method.info().params, &case.params, &[])
+                .expect("valid bench parameters");
         let label = match case.params.get("assignment") {
             Some(a) => format!("{}_{}", case.method, a.as_str().unwrap_or("")),
             None => case.method.to_owned(),
         };
-        g.bench_function(
-            format!("{label}/{}_turns", case.batch.num_turns()),
-            |b| b.iter(|| method.compute(&case.batch, &params).expect("runs")),
-        );
+        g.bench_function(format!("{label}/{}_turns", case.batch.num_turns()), |b| {
+            b.iter(|| method.compute(&case.batch, &params).expect("runs"))
+        });
     }
     g.finish();
 }

@@ -13,14 +13,20 @@ use turnwise_credit::{registry, CreditOutput, Extra};
 fn methods() -> Vec<(&'static str, Value)> {
     vec![
         ("igpo", json!({})),
-        ("igpo", json!({"norm_mode": "separate", "info_gain_type": "log_prob_diff", "gamma": 0.9})),
+        (
+            "igpo",
+            json!({"norm_mode": "separate", "info_gain_type": "log_prob_diff", "gamma": 0.9}),
+        ),
         ("a2tgpo", json!({})),
         ("siop", json!({})),
         ("siop", json!({"eta": 0.0, "gamma": 0.95})),
         ("pbsd", json!({})),
         ("pbsd", json!({"mode": "additive"})),
         ("matchtir", json!({})),
-        ("matchtir", json!({"assignment": "hungarian", "unmatched_penalty": -0.5})),
+        (
+            "matchtir",
+            json!({"assignment": "hungarian", "unmatched_penalty": -0.5}),
+        ),
         ("matchtir", json!({"assignment": "ot"})),
         ("hiper_hae", json!({})),
         ("archer", json!({})),
@@ -276,4 +282,100 @@ proptest! {
         let Some(Extra::PerTurn(c)) = out.extra("clip_eps") else { panic!() };
         prop_assert!(c.values.iter().all(|&x| (x - 0.2).abs() < 1e-15));
     }
+}
+
+/// Brute-force maximum-weight matching total of a `p × g` matrix (p ≤ g), for checking
+/// the Hungarian assignment.
+fn best_total(s: &[f64], p: usize, g: usize) -> f64 {
+    fn go(s: &[f64], p: usize, g: usize, i: usize, used: &mut Vec<bool>) -> f64 {
+        if i == p {
+            return 0.0;
+        }
+        let mut best = f64::NEG_INFINITY;
+        for j in 0..g {
+            if !used[j] {
+                used[j] = true;
+                best = best.max(s[i * g + j] + go(s, p, g, i + 1, used));
+                used[j] = false;
+            }
+        }
+        best
+    }
+    go(s, p, g, 0, &mut vec![false; g])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn hungarian_finds_a_maximum_matching(p in 1usize..6, g in 1usize..6, seed in prop::collection::vec(0u8..5, 36)) {
+        use turnwise_credit::turn::matchtir::assignment::{greedy, hungarian, Sim};
+        let s: Vec<f64> = seed[..p * g].iter().map(|&x| f64::from(x) / 4.0).collect();
+        let sim = Sim { s: &s, rows: p, cols: g };
+        let mut a = vec![None; p];
+        hungarian(sim, &mut a);
+        let total: f64 = a.iter().enumerate().filter_map(|(i, j)| j.map(|j| s[i * g + j as usize])).sum();
+        // the transposed problem has the same optimum
+        let t: Vec<f64> = (0..g * p).map(|k| s[(k % p) * g + k / p]).collect();
+        let want = if p <= g { best_total(&s, p, g) } else { best_total(&t, g, p) };
+        prop_assert!((total - want).abs() < 1e-9, "{total} vs {want}");
+        let mut used = vec![false; g];
+        for j in a.iter().flatten() {
+            prop_assert!(!used[*j as usize]);
+            used[*j as usize] = true;
+        }
+        // greedy never beats the optimum
+        greedy(sim, &mut Vec::new(), &mut a);
+        let gt: f64 = a.iter().enumerate().filter_map(|(i, j)| j.map(|j| s[i * g + j as usize])).sum();
+        prop_assert!(gt <= want + 1e-9);
+    }
+}
+
+#[test]
+fn siop_clusters_raw_answers_like_given_ids() {
+    let mut seed_batch = build(
+        &[vec![
+            (
+                vec![(0.3, 0.0, 0.0, 0.0, 0.0, false, 0); 2],
+                1.0,
+                false,
+                0,
+                0.9,
+            ),
+            (
+                vec![(0.6, 0.0, 0.0, 0.0, 0.0, false, 0); 3],
+                0.0,
+                false,
+                0,
+                0.2,
+            ),
+            (
+                vec![(0.1, 0.0, 0.0, 0.0, 0.0, false, 0); 2],
+                0.0,
+                false,
+                1,
+                0.5,
+            ),
+            (
+                vec![(0.8, 0.0, 0.0, 0.0, 0.0, false, 0); 1],
+                0.0,
+                false,
+                3,
+                0.5,
+            ),
+        ]],
+        1.0,
+        1.0,
+    );
+    let given = run("siop", &json!({}), &seed_batch);
+    let answers = [Some("Paris"), Some(" paris. "), Some("Rome"), None];
+    for (t, a) in seed_batch.groups[0].trajectories.iter_mut().zip(answers) {
+        t.ext_mut().answer_cluster = None;
+        t.turns.last_mut().unwrap().ext_mut().answer = a.map(str::to_owned);
+    }
+    let raw = run("siop", &json!({}), &seed_batch);
+    assert_eq!(given.main_json(&seed_batch), raw.main_json(&seed_batch));
+    // exact clustering separates "Paris" from " paris. "
+    let exact = run("siop", &json!({"clusterer": "exact"}), &seed_batch);
+    assert_ne!(given.main_json(&seed_batch), exact.main_json(&seed_batch));
 }

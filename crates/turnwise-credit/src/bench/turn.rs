@@ -79,7 +79,8 @@ fn gold_batch(turns: usize, stream: u64, with_cluster: bool) -> Batch {
                     )
                 })
                 .collect();
-            let cluster = (rng.next_u32() % 10 != 0).then(|| ["A", "B", "C"][rng.random_range(0..3)].to_owned());
+            let cluster = (rng.next_u32() % 10 != 0)
+                .then(|| ["A", "B", "C"][rng.random_range(0..3)].to_owned());
             Trajectory {
                 turns,
                 outcome: Some([0.0, 0.5, 1.0][rng.random_range(0..3)]),
@@ -96,7 +97,14 @@ fn gold_batch(turns: usize, stream: u64, with_cluster: bool) -> Batch {
     )
 }
 
-const TOOLS: [&str; 6] = ["search", "weather", "lookup", "calculator", "translate", "open"];
+const TOOLS: [&str; 6] = [
+    "search",
+    "weather",
+    "lookup",
+    "calculator",
+    "translate",
+    "open",
+];
 const KEYS: [&str; 5] = ["q", "k", "city", "lang", "x"];
 
 fn random_call(rng: &mut Rng) -> ToolCall {
@@ -135,7 +143,9 @@ fn tool_batch(turns: usize) -> Batch {
                     let calls = if answer {
                         Vec::new()
                     } else {
-                        (0..rng.random_range(0..=8)).map(|_| random_call(rng)).collect()
+                        (0..rng.random_range(0..=8))
+                            .map(|_| random_call(rng))
+                            .collect()
                     };
                     turn(
                         32,

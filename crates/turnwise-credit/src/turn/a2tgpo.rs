@@ -17,9 +17,9 @@ use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::{mean, std_igpo, EPS};
-use crate::turn::prefetch;
 use crate::turn::igpo::{info_gain_rewards, missing_gold_logprob, InfoGainType};
 use crate::turn::index_stats::{IndexStats, StdKind};
+use crate::turn::prefetch;
 
 /// A²TGPO's parameters (names as in the reference `a2tgpo`).
 #[derive(Debug, Clone, Copy, PartialEq)]

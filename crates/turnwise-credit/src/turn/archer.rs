@@ -55,8 +55,14 @@ pub fn archer_targets(
         for (t, u) in traj.turns.iter().enumerate() {
             let e = u.ext();
             let miss = |f| CreditError::missing_turn(M, f, &traj.id, t);
-            let q = e.q.as_deref().filter(|q| !q.is_empty()).ok_or_else(|| miss("q"))?;
-            let v = e.v.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| miss("v"))?;
+            let q =
+                e.q.as_deref()
+                    .filter(|q| !q.is_empty())
+                    .ok_or_else(|| miss("q"))?;
+            let v =
+                e.v.as_deref()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| miss("v"))?;
             a[t] = min_of(q) - min_of(v);
             let r = u.reward.ok_or_else(|| miss("reward"))?;
             let done = t + 1 == t_len && !(traj.truncated && bootstrap_truncated);

@@ -149,7 +149,14 @@ mod tests {
 
     #[test]
     fn clusterers_number_modes_in_first_appearance_order() {
-        let a = [Some("Paris"), None, Some("paris."), Some("Rome"), Some("3.0"), Some("3")];
+        let a = [
+            Some("Paris"),
+            None,
+            Some("paris."),
+            Some("Rome"),
+            Some("3.0"),
+            Some("3"),
+        ];
         assert_eq!(
             labels(&NormalizedClusterer, &a),
             [Some(0), None, Some(0), Some(1), Some(2), Some(2)]

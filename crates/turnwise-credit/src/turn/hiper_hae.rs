@@ -60,9 +60,8 @@ pub fn hae_advantages(batch: &Batch, p: &HaeParams) -> Result<HaeOutput, CreditE
     for (i, traj) in batch.trajectories().enumerate() {
         let t_len = traj.turns.len();
         starts.clear();
-        starts.extend(
-            (0..t_len).filter(|&t| t == 0 || traj.turns[t].ext().switch.unwrap_or(false)),
-        );
+        starts
+            .extend((0..t_len).filter(|&t| t == 0 || traj.turns[t].ext().switch.unwrap_or(false)));
         let v_end = if traj.truncated && t_len > 0 {
             traj.ext()
                 .bootstrap_value_high
@@ -90,7 +89,12 @@ pub fn hae_advantages(batch: &Batch, p: &HaeParams) -> Result<HaeOutput, CreditE
             }
             // disc = γ^{L_k}
             let delta = ret + disc * vh_at(e)? - vh_at(s)?;
-            acc = delta + if k + 1 < n_seg { disc * p.lam_high * acc } else { 0.0 };
+            acc = delta
+                + if k + 1 < n_seg {
+                    disc * p.lam_high * acc
+                } else {
+                    0.0
+                };
             a_h[k] = acc;
         }
         let a_l = adv.traj_mut(i);
@@ -102,7 +106,11 @@ pub fn hae_advantages(batch: &Batch, p: &HaeParams) -> Result<HaeOutput, CreditE
             for t in (s..e).rev() {
                 let v = field(traj, t, "value_low")?;
                 let d = field(traj, t, "reward")? + gam * next_v - v;
-                acc = d + if t + 1 < e { gam * p.lam_low * acc } else { 0.0 };
+                acc = d + if t + 1 < e {
+                    gam * p.lam_low * acc
+                } else {
+                    0.0
+                };
                 a_l[t] = acc;
                 next_v = v;
             }
@@ -163,7 +171,10 @@ impl Estimator for HiperHae {
         };
         let o = hae_advantages(batch, &params)?;
         Ok(CreditOutput::per_turn(o.advantages)
-            .with_extra("high_advantages", Extra::PerTrajectoryList(o.high_advantages))
+            .with_extra(
+                "high_advantages",
+                Extra::PerTrajectoryList(o.high_advantages),
+            )
             .with_extra("segment_starts", Extra::PerTrajectoryList(o.segment_starts)))
     }
 }

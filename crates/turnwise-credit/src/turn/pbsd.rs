@@ -12,8 +12,8 @@ use turnwise_core::Batch;
 
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
-use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::outcome::grpo::outcomes;
+use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::{mean, std_unbiased, EPS};
 

@@ -76,7 +76,10 @@ impl<'b> Lookahead<'b> {
     /// trajectories are requested at once.
     pub fn new(groups: &'b [Group], field: Field) -> Self {
         let mut c = Cursor { group: 0, traj: 0 };
-        while groups.get(c.group).is_some_and(|g| g.trajectories.is_empty()) {
+        while groups
+            .get(c.group)
+            .is_some_and(|g| g.trajectories.is_empty())
+        {
             c.group += 1;
         }
         let mut s = Lookahead {

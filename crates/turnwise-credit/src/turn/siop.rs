@@ -102,7 +102,11 @@ fn assign_modes(
         let k = found.unwrap_or_else(|| {
             modes.push(Mode {
                 head: i,
-                raw: if given.is_some() { u32::MAX } else { raw.unwrap_or(0) },
+                raw: if given.is_some() {
+                    u32::MAX
+                } else {
+                    raw.unwrap_or(0)
+                },
                 count: 0,
                 ev_sum: 0.0,
                 ev_n: 0,
@@ -226,7 +230,11 @@ pub fn siop_advantages(
         if sd < p.eps {
             sd = 1.0;
         }
-        let inv = if p.norm_by_std { 1.0 / (sd + p.eps) } else { 1.0 };
+        let inv = if p.norm_by_std {
+            1.0 / (sd + p.eps)
+        } else {
+            1.0
+        };
         for i in first..ti {
             let r = rew.traj(i);
             let a = adv.traj_mut(i);

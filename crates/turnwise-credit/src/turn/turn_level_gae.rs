@@ -55,8 +55,14 @@ pub fn turn_level_gae(
     if let Some(eps) = whiten {
         let all = &adv.values;
         let mu = mean(all);
-        let sd = if all.len() > 1 { std_unbiased(all) } else { 1.0 };
-        adv.values.iter_mut().for_each(|x| *x = (*x - mu) / (sd + eps));
+        let sd = if all.len() > 1 {
+            std_unbiased(all)
+        } else {
+            1.0
+        };
+        adv.values
+            .iter_mut()
+            .for_each(|x| *x = (*x - mu) / (sd + eps));
     }
     Ok((adv, ret))
 }
@@ -96,10 +102,13 @@ impl Estimator for TurnLevelGae {
         static INFO: MethodInfo = MethodInfo {
             name: "turn_level_gae",
             paper: "Odysseus turn-level critic (arXiv 2605.00347); generic turn-level PPO/GAE",
-            idea: "GAE over turns with a turn-level critic V(s_t); every token of a turn shares A_t.",
+            idea:
+                "GAE over turns with a turn-level critic V(s_t); every token of a turn shares A_t.",
             fields: &["reward", "value", "truncated", "bootstrap_value"],
             params: PARAMS,
-            status: Status::Assumption("Odysseus code not public: generic turn-level GAE, γ = 0.99, λ = 0.95"),
+            status: Status::Assumption(
+                "Odysseus code not public: generic turn-level GAE, γ = 0.99, λ = 0.95",
+            ),
             output: "advantages (+ returns per turn)",
         };
         &INFO

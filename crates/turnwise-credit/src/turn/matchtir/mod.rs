@@ -148,7 +148,14 @@ fn turn_rewards<'b>(
             s.marg_b.clear();
             s.marg_b.resize(ng, 1.0 / ng as f64);
             sinkhorn::sinkhorn(
-                &s.marg_a, &s.marg_b, &s.cost, p.ot_reg, 1000, 1e-9, &mut s.work, &mut s.plan,
+                &s.marg_a,
+                &s.marg_b,
+                &s.cost,
+                p.ot_reg,
+                1000,
+                1e-9,
+                &mut s.work,
+                &mut s.plan,
             );
             for k in 0..np {
                 let row = k * ng..(k + 1) * ng;
@@ -198,11 +205,10 @@ pub fn matchtir_advantages(
     let mut ti = 0;
     for g in &batch.groups {
         let first = ti;
-        let has_calls = g
-            .trajectories
-            .iter()
-            .flat_map(|t| &t.turns)
-            .any(|u| u.ext().answer_f1.is_none() && u.ext().tool_calls.as_ref().is_some_and(|c| !c.is_empty()));
+        let has_calls = g.trajectories.iter().flat_map(|t| &t.turns).any(|u| {
+            u.ext().answer_f1.is_none()
+                && u.ext().tool_calls.as_ref().is_some_and(|c| !c.is_empty())
+        });
         let gts: &[ToolCall] = match &g.gt_tool_calls {
             Some(v) => v,
             None if has_calls => {

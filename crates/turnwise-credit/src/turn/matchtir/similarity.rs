@@ -111,9 +111,18 @@ mod tests {
     #[test]
     fn similarity_follows_the_code() {
         let g = call("search", json!({"q": "paris", "k": 3}));
-        assert_eq!(tool_similarity(&call("Search", json!({"q": "paris", "k": 3})), &g), 1.0);
+        assert_eq!(
+            tool_similarity(&call("Search", json!({"q": "paris", "k": 3})), &g),
+            1.0
+        );
         // name matches, keys {q} vs {q, k}: jaccard 1/2, one equal value: (1 + 0.5 + 1)/4
-        assert_eq!(tool_similarity(&call("search", json!({"q": "paris"})), &g), 0.625);
-        assert_eq!(tool_similarity(&call("lookup", json!({"q": "paris"})), &g), 0.0);
+        assert_eq!(
+            tool_similarity(&call("search", json!({"q": "paris"})), &g),
+            0.625
+        );
+        assert_eq!(
+            tool_similarity(&call("lookup", json!({"q": "paris"})), &g),
+            0.0
+        );
     }
 }
