@@ -6,7 +6,8 @@
 //! answer, `f = exp` for `prob_diff`, identity for `log_prob_diff`), `r_{T−1} = R`;
 //! z-normalised inside the prompt group (one `joint` pool, or `separate` IG / outcome
 //! pools, `std_igpo`), then `A_t = n_t + γ A_{t+1}`. Truncated trajectories and missing or
-//! non-finite log-probs fall back to outcome-only (every turn gets `n_out`).
+//! non-finite log-probs fall back to outcome-only (every turn gets `n_out`); a batch in
+//! which no trajectory carries any gold log-prob is a `MissingField` error.
 
 use turnwise_core::{Batch, Trajectory};
 
@@ -123,24 +124,22 @@ pub fn info_gain_rewards(
     Ok(false)
 }
 
-/// The error for a batch in which IG methods need gold log-probs and none is usable: the
-/// first absent field of the first trajectory that needs one, if any is absent (rather
-/// than present but non-finite, which is the spec's per-trajectory fallback).
+/// The error for a batch in which the gold log-probs were never computed: some
+/// trajectory needs them (several turns, not truncated) and none of those carries a
+/// `gold_logprob_initial` or any `gold_logprob`. A value missing here and there is not an
+/// error but the spec's per-trajectory fallback (§1 "Edge cases").
 pub(crate) fn missing_gold_logprob(method: &'static str, batch: &Batch) -> Option<CreditError> {
-    let t = batch
-        .trajectories()
-        .find(|t| t.turns.len() > 1 && !t.truncated)?;
-    if t.ext().gold_logprob_initial.is_none() {
-        return Some(CreditError::missing_traj(
-            method,
-            "gold_logprob_initial",
-            &t.id,
-        ));
-    }
-    let k = t.turns[..t.turns.len() - 1]
-        .iter()
-        .position(|u| u.ext().gold_logprob.is_none())?;
-    Some(CreditError::missing_turn(method, "gold_logprob", &t.id, k))
+    let needing = || {
+        batch
+            .trajectories()
+            .filter(|t| t.turns.len() > 1 && !t.truncated)
+    };
+    let first = needing().next()?;
+    let any_present = needing().any(|t| {
+        t.ext().gold_logprob_initial.is_some()
+            || t.turns.iter().any(|u| u.ext().gold_logprob.is_some())
+    });
+    (!any_present).then(|| CreditError::missing_traj(method, "gold_logprob_initial", &first.id))
 }
 
 /// IGPO advantages (§1): returns `(advantages, turn_rewards)`, one value per turn in batch

@@ -246,10 +246,14 @@ pub fn siop_advantages(
         }
     }
     if needed > 0 && usable == 0 {
-        if let Some(t) = batch
-            .trajectories()
-            .find(|t| t.turns.len() > 1 && t.turns.iter().all(|u| u.ext().gold_logprob.is_none()))
-        {
+        // No multi-turn answered trajectory carries any log-prob: the scores were never
+        // computed (a missing value here and there only zeroes its differences).
+        let needing = || batch.trajectories().filter(|t| t.turns.len() > 1);
+        let absent = needing().all(|t| {
+            t.ext().gold_logprob_initial.is_none()
+                && t.turns.iter().all(|u| u.ext().gold_logprob.is_none())
+        });
+        if let Some(t) = needing().next().filter(|_| absent) {
             return Err(CreditError::missing_turn("siop", "gold_logprob", &t.id, 0));
         }
     }
