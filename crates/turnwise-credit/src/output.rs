@@ -30,6 +30,14 @@ impl TurnValues {
         }
     }
 
+    /// Zeros with the same shape as `other` (no pass over the batch).
+    pub fn zeros_like(other: &TurnValues) -> Self {
+        TurnValues {
+            values: vec![0.0; other.values.len()],
+            offsets: other.offsets.clone(),
+        }
+    }
+
     /// From one list per trajectory (batch order).
     pub fn from_nested(lists: Vec<Vec<f64>>) -> Self {
         let mut offsets = Vec::with_capacity(lists.len() + 1);

@@ -52,8 +52,8 @@ pub struct A2tgpoOutput {
 /// A²TGPO advantages and per-turn clip ranges (`credit-turn.md` §2).
 pub fn a2tgpo_advantages(batch: &Batch, p: &A2tgpoParams) -> Result<A2tgpoOutput, CreditError> {
     let mut n = TurnValues::zeros(batch);
-    let mut adv = TurnValues::zeros(batch);
-    let mut clip = TurnValues::zeros(batch);
+    let mut adv = TurnValues::zeros_like(&n);
+    let mut clip = TurnValues::zeros_like(&n);
     let mut fallback: Vec<bool> = Vec::new();
     let mut outcomes: Vec<f64> = Vec::new();
     let mut stats = IndexStats::default();
@@ -97,7 +97,7 @@ pub fn a2tgpo_advantages(batch: &Batch, p: &A2tgpoParams) -> Result<A2tgpoOutput
         } else {
             (mean(&outcomes), std_igpo(&outcomes))
         };
-        let coef = |x: f64| p.clip_eps * (1.0 + p.beta * (0.5 * x).tanh());
+        let coef = |x: f64| p.clip_eps * (1.0 + p.beta * (2.0 / (1.0 + (-x).exp()) - 1.0));
         let answer_clip = |x: f64| {
             if p.adaptive_answer_clip {
                 coef(x)

@@ -149,7 +149,7 @@ pub fn igpo_advantages(
     p: &IgpoParams,
 ) -> Result<(TurnValues, TurnValues), CreditError> {
     let mut rew = TurnValues::zeros(batch);
-    let mut adv = TurnValues::zeros(batch);
+    let mut adv = TurnValues::zeros_like(&rew);
     let mut fallback: Vec<bool> = Vec::new();
     let mut pool_a: Vec<f64> = Vec::new();
     let mut pool_b: Vec<f64> = Vec::new();

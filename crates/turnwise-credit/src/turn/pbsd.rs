@@ -59,7 +59,7 @@ pub fn sigmoid(x: f64) -> f64 {
 /// PBSD advantages (§4). `teacher_logprob` / `student_logprob` are required on every turn.
 pub fn pbsd_advantages(batch: &Batch, mode: PbsdMode, eps: f64) -> Result<PbsdOutput, CreditError> {
     let mut adv = TurnValues::zeros(batch);
-    let mut sig = TurnValues::zeros(batch);
+    let mut sig = TurnValues::zeros_like(&adv);
     let mut evidence = Vec::with_capacity(batch.num_trajectories());
     let mut ti = 0;
     for g in &batch.groups {

@@ -178,7 +178,7 @@ pub fn siop_advantages(
     clus: &dyn Clusterer,
 ) -> Result<SiopOutput, CreditError> {
     let mut rew = TurnValues::zeros(batch);
-    let mut adv = TurnValues::zeros(batch);
+    let mut adv = TurnValues::zeros_like(&rew);
     let mut q_out = Vec::with_capacity(batch.num_trajectories());
     let mut modes = Vec::new();
     let mut label = Vec::new();

@@ -25,7 +25,7 @@ pub fn turn_level_gae(
     whiten: Option<f64>,
 ) -> Result<(TurnValues, TurnValues), CreditError> {
     let mut adv = TurnValues::zeros(batch);
-    let mut ret = TurnValues::zeros(batch);
+    let mut ret = TurnValues::zeros_like(&adv);
     for (i, traj) in batch.trajectories().enumerate() {
         let t_len = traj.turns.len();
         let mut next_v = if traj.truncated && t_len > 0 {

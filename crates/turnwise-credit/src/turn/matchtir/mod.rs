@@ -196,8 +196,8 @@ pub fn matchtir_advantages(
     p: &MatchtirParams,
 ) -> Result<MatchtirOutput, CreditError> {
     let mut rew = TurnValues::zeros(batch);
-    let mut disc = TurnValues::zeros(batch);
-    let mut adv = TurnValues::zeros(batch);
+    let mut disc = TurnValues::zeros_like(&rew);
+    let mut adv = TurnValues::zeros_like(&rew);
     let mut traj_adv = Vec::with_capacity(batch.num_trajectories());
     let mut scratch = Scratch::default();
     let mut scores: Vec<f64> = Vec::new();
