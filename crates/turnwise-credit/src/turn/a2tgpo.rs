@@ -7,7 +7,9 @@
 //!   `std_igpo` (ASSUMPTION); the outcome normalised over the prompt group (ASSUMPTION).
 //! * `A_{i,k} = Σ_{j≥k} γ^{j−k} n_{i,j} / sqrt(T_i − k)`.
 //! * `ε_{i,k} = clip_eps · (1 + β (2σ(n_{i,k}) − 1))` on IG turns; the answer turn keeps
-//!   `clip_eps` (ASSUMPTION). Emitted as the per-turn extra `clip_eps` for the loss.
+//!   `clip_eps` (ASSUMPTION). Emitted as the per-turn extra `clip_eps` for the loss; a
+//!   loss with decoupled bounds (ε_low, ε_high) scales both by `c = ε_{i,k} / clip_eps`
+//!   (ASSUMPTION).
 //! * Truncated / missing log-probs: IGPO's outcome-only fallback (ASSUMPTION).
 
 use turnwise_core::Batch;

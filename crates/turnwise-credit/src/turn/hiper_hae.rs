@@ -8,7 +8,7 @@
 //! `δ^L_t = r_t + γ V^L(s_{t+1}) − V^L(s_t)`, `A^L_t = δ^L_t + γ λ_L A^L_{t+1}`.
 //! `V^H(s_T)` is 0 at termination and `bootstrap_value_high` when truncated.
 
-use turnwise_core::{Batch, Trajectory};
+use turnwise_core::{Batch, Trajectory, Turn};
 
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
@@ -39,15 +39,26 @@ pub struct HaeOutput {
 
 const M: &str = "hiper_hae";
 
-fn field(traj: &Trajectory, t: usize, name: &'static str) -> Result<f64, CreditError> {
-    let u = &traj.turns[t];
-    let e = u.ext();
-    match name {
-        "reward" => u.reward,
-        "value_high" => e.value_high,
-        _ => e.value_low,
-    }
-    .ok_or_else(|| CreditError::missing_turn(M, name, &traj.id, t))
+/// A required per-turn number of `traj`'s turn `t`, read by `get`.
+fn need(
+    traj: &Trajectory,
+    t: usize,
+    field: &'static str,
+    get: impl Fn(&Turn) -> Option<f64>,
+) -> Result<f64, CreditError> {
+    get(&traj.turns[t]).ok_or_else(|| CreditError::missing_turn(M, field, &traj.id, t))
+}
+
+fn reward(traj: &Trajectory, t: usize) -> Result<f64, CreditError> {
+    need(traj, t, "reward", |u| u.reward)
+}
+
+fn value_high(traj: &Trajectory, t: usize) -> Result<f64, CreditError> {
+    need(traj, t, "value_high", |u| u.ext().value_high)
+}
+
+fn value_low(traj: &Trajectory, t: usize) -> Result<f64, CreditError> {
+    need(traj, t, "value_low", |u| u.ext().value_low)
 }
 
 /// HAE for every trajectory of the batch (§6, ASSUMPTION form).
@@ -73,7 +84,7 @@ pub fn hae_advantages(batch: &Batch, p: &HaeParams) -> Result<HaeOutput, CreditE
             if t == t_len {
                 Ok(v_end)
             } else {
-                field(traj, t, "value_high")
+                value_high(traj, t)
             }
         };
         let n_seg = starts.len();
@@ -84,7 +95,7 @@ pub fn hae_advantages(batch: &Batch, p: &HaeParams) -> Result<HaeOutput, CreditE
             let mut ret = 0.0;
             let mut disc = 1.0;
             for t in s..e {
-                ret += disc * field(traj, t, "reward")?;
+                ret += disc * reward(traj, t)?;
                 disc *= gam;
             }
             // disc = γ^{L_k}
@@ -104,8 +115,8 @@ pub fn hae_advantages(batch: &Batch, p: &HaeParams) -> Result<HaeOutput, CreditE
             let mut acc = 0.0;
             let mut next_v = boundary;
             for t in (s..e).rev() {
-                let v = field(traj, t, "value_low")?;
-                let d = field(traj, t, "reward")? + gam * next_v - v;
+                let v = value_low(traj, t)?;
+                let d = reward(traj, t)? + gam * next_v - v;
                 acc = d + if t + 1 < e {
                     gam * p.lam_low * acc
                 } else {
