@@ -319,7 +319,8 @@ impl Estimator for Siop {
             paper: "SIOP, Self-Induced Outcome Potential (arXiv 2605.04984)",
             idea: "Verifier-free IGPO: potential difference of the log-support of the rollout's own answer mode, weighted by the mode's reliability q(c).",
             fields: &[
-                "answer_cluster (or the last turn's answer)",
+                "answer_cluster",
+                "answer",
                 "evidence",
                 "gold_logprob_initial",
                 "gold_logprob",

@@ -37,20 +37,22 @@ pub fn greedy(sim: Sim<'_>, pairs: &mut Vec<(f64, u32, u32)>, assign: &mut [Opti
         }
     }
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut used = [false; 64];
-    let mut used_big = vec![];
-    if sim.cols > used.len() {
-        used_big.resize(sim.cols, false);
-    }
-    let used: &mut [bool] = if sim.cols > 64 {
-        &mut used_big
-    } else {
-        &mut used[..]
+    // a column is used once it is matched; at most 64 columns fit in the bit set, more
+    // fall back to a vector
+    let mut used_bits = 0u64;
+    let mut used_vec = vec![false; if sim.cols > 64 { sim.cols } else { 0 }];
+    let mut take = |j: usize| -> bool {
+        if j < 64 && used_vec.is_empty() {
+            let was = used_bits >> j & 1 == 1;
+            used_bits |= 1 << j;
+            !was
+        } else {
+            !std::mem::replace(&mut used_vec[j], true)
+        }
     };
     for &(_, i, j) in pairs.iter() {
-        if assign[i as usize].is_none() && !used[j as usize] {
+        if assign[i as usize].is_none() && take(j as usize) {
             assign[i as usize] = Some(j);
-            used[j as usize] = true;
         }
     }
 }
