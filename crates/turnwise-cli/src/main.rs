@@ -19,6 +19,8 @@ enum Command {
     Advantages(cmd::advantages::Args),
     /// List every registered credit-assignment method with its paper and parameters.
     Methods(cmd::methods::Args),
+    /// Train a byte-level BPE tokenizer on environment text; inspect tokenizations.
+    Tokenizer(cmd::tokenizer::Args),
 }
 
 fn main() {
@@ -26,6 +28,7 @@ fn main() {
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Methods(a) => cmd::methods::run(a),
+        Command::Tokenizer(a) => cmd::tokenizer::run(a),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -2,3 +2,4 @@
 
 pub mod advantages;
 pub mod methods;
+pub mod tokenizer;
