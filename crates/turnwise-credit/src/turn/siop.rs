@@ -46,13 +46,18 @@ pub struct SiopOutput {
     pub q: Vec<f64>,
 }
 
+/// How a mode is identified: by a given `answer_cluster` id (held by the trajectory, index
+/// in the group, that opened the mode) or by a clusterer's label of raw answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ModeKey {
+    Given { head: usize },
+    Raw(u32),
+}
+
 /// One outcome mode of a group while computing `q`.
 #[derive(Debug, Clone, Copy)]
 struct Mode {
-    /// Trajectory (index in the group) that opened it, for given `answer_cluster` ids.
-    head: usize,
-    /// Raw-answer cluster id, or `u32::MAX` for a given id.
-    raw: u32,
+    key: ModeKey,
     count: usize,
     ev_sum: f64,
     ev_n: usize,
@@ -91,21 +96,18 @@ fn assign_modes(
             label.push(None);
             continue;
         }
-        let found = modes.iter().position(|m| match (given, raw) {
-            (Some(c), _) => {
-                m.raw == u32::MAX
-                    && g.trajectories[m.head].ext().answer_cluster.as_deref() == Some(c)
+        let found = modes.iter().position(|m| match (given, m.key) {
+            (Some(c), ModeKey::Given { head }) => {
+                g.trajectories[head].ext().answer_cluster.as_deref() == Some(c)
             }
-            (None, Some(r)) => m.raw == r,
-            (None, None) => false,
+            (None, ModeKey::Raw(r)) => raw == Some(r),
+            _ => false,
         });
         let k = found.unwrap_or_else(|| {
             modes.push(Mode {
-                head: i,
-                raw: if given.is_some() {
-                    u32::MAX
-                } else {
-                    raw.unwrap_or(0)
+                key: match raw {
+                    Some(r) if given.is_none() => ModeKey::Raw(r),
+                    _ => ModeKey::Given { head: i },
                 },
                 count: 0,
                 ev_sum: 0.0,
