@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Compute advantages (or shaped rewards) for trajectory groups with a registered method.
     Advantages(cmd::advantages::Args),
+    /// Benchmark speed and memory (`turnwise bench credit`).
+    Bench(cmd::bench::Args),
     /// List every registered credit-assignment method with its paper and parameters.
     Methods(cmd::methods::Args),
     /// Train a byte-level BPE tokenizer on environment text; inspect tokenizations.
@@ -27,6 +29,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::Methods(a) => cmd::methods::run(a),
         Command::Tokenizer(a) => cmd::tokenizer::run(a),
     };

@@ -17,6 +17,7 @@ pub mod bench;
 pub mod check;
 pub mod error;
 pub mod estimator;
+pub mod moments;
 pub mod outcome;
 pub mod output;
 pub mod params;

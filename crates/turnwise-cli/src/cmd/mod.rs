@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod advantages;
+pub mod bench;
 pub mod methods;
 pub mod tokenizer;

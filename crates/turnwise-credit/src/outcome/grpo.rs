@@ -9,9 +9,12 @@ use turnwise_core::{Batch, Group};
 
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::moments::Moments;
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
-use crate::stats::{std_unbiased, EPS};
+use crate::stats::EPS;
+
+use super::common::{broadcast_per_group, group_moments, outcomes_into};
 
 /// The outcomes `R_i` of a group; a missing outcome is an error naming the trajectory.
 pub fn outcomes(method: &'static str, g: &Group) -> Result<Vec<f64>, CreditError> {
@@ -37,61 +40,45 @@ pub enum StdMode {
 }
 
 /// GRPO outcome advantage, `credit-outcome.md` §1: `A_i = (R_i − μ_g)/(σ_g + ε)`,
-/// broadcast to every turn. Writes one value per turn in batch order.
+/// broadcast to every turn. Writes one value per turn in batch order. Statistics are
+/// overflow-safe ([`Moments`]).
 pub fn grpo_advantages(batch: &Batch, eps: f64, mode: StdMode) -> Result<TurnValues, CreditError> {
     let method = if mode == StdMode::None {
         "dr_grpo"
     } else {
         "grpo"
     };
-    let batch_std = if mode == StdMode::Batch {
+    let batch_m = if mode == StdMode::Batch {
         let all: Vec<f64> = batch
             .groups
             .iter()
             .map(|g| outcomes(method, g))
             .collect::<Result<Vec<_>, _>>()?
             .concat();
-        let s = std_unbiased(&all);
-        if s.is_nan() {
-            1.0
+        let m = Moments::of(&all);
+        Some(if m.std.is_nan() {
+            Moments { std: m.scale, ..m }
         } else {
-            s
-        }
+            m
+        })
     } else {
-        1.0
+        None
     };
-    let mut out = TurnValues::zeros(batch);
-    let mut i = 0;
-    for g in &batch.groups {
-        let n = g.trajectories.len();
-        let mut sum = 0.0;
-        for t in &g.trajectories {
-            sum += t
-                .outcome
-                .ok_or_else(|| CreditError::missing_traj(method, "outcome", &t.id))?;
+    let mut rs = Vec::new();
+    broadcast_per_group(batch, |g, out| {
+        outcomes_into(method, g, &mut rs)?;
+        let m = group_moments(&rs);
+        for (o, &r) in out.iter_mut().zip(&rs) {
+            *o = match (mode, &batch_m) {
+                (StdMode::Group, _) => m.norm(r, eps),
+                (StdMode::None, _) => m.center(r),
+                // centred by the group mean, divided by the batch std
+                (StdMode::Batch, Some(b)) => m.center(r) * b.scale / (b.std + eps * b.scale),
+                (StdMode::Batch, None) => unreachable!("batch moments computed above"),
+            };
         }
-        let (mu, sigma) = if n == 1 {
-            (0.0, 1.0)
-        } else {
-            let mu = sum / n as f64;
-            let var = g.trajectories.iter().map(|t| {
-                let d = t.outcome.unwrap_or(0.0) - mu;
-                d * d
-            });
-            (mu, (var.sum::<f64>() / (n - 1) as f64).sqrt())
-        };
-        let scale = match mode {
-            StdMode::Group => 1.0 / (sigma + eps),
-            StdMode::None => 1.0,
-            StdMode::Batch => 1.0 / (batch_std + eps),
-        };
-        for t in &g.trajectories {
-            let a = (t.outcome.unwrap_or(0.0) - mu) * scale;
-            out.traj_mut(i).fill(a);
-            i += 1;
-        }
-    }
-    Ok(out)
+        Ok(())
+    })
 }
 
 static GRPO_PARAMS: &[ParamSpec] = &[
