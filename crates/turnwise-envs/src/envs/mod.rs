@@ -1,5 +1,8 @@
 //! The built-in environments, one module each.
 
+pub mod bandit;
+pub mod frozenlake;
 pub mod maze;
 pub mod ragen;
 pub mod sokoban;
+pub mod wordle;

@@ -40,9 +40,9 @@ pub trait Game: Send {
     fn act(&mut self, a: usize) -> Outcome;
     /// Writes the state's text into `out`.
     fn render(&self, out: &mut String);
-    /// An optimal plan of at most `max_len` actions for the current state, given
-    /// `budget` actions left in the episode (empty when none helps).
-    fn plan(&self, budget: usize, max_len: usize) -> Vec<usize>;
+    /// An optimal plan for the current state: at most `max_len` actions, given `budget`
+    /// actions and `turns` turns left in the episode (empty when none helps).
+    fn plan(&self, budget: usize, turns: usize, max_len: usize) -> Vec<usize>;
     /// The task's ground truth, if any.
     fn ground_truth(&self) -> Option<Text> {
         None
@@ -267,6 +267,7 @@ impl<G: Game> Env for Ragen<G> {
         }
         let plan = self.game.plan(
             self.cfg.max_actions - self.actions_used,
+            self.cfg.max_turns.saturating_sub(self.turns),
             self.cfg.max_actions_per_turn,
         );
         let names = self.game.action_names();

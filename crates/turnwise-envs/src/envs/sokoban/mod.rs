@@ -172,7 +172,7 @@ impl Game for Sokoban {
         }
     }
 
-    fn plan(&self, budget: usize, max_len: usize) -> Vec<usize> {
+    fn plan(&self, budget: usize, _turns: usize, max_len: usize) -> Vec<usize> {
         let l = &self.level;
         let mut p = solve::shortest(&l.fixed, l.w, &self.targets, l.player, &l.boxes)
             .unwrap_or_default();
