@@ -26,6 +26,8 @@ pub static ALL: &[&EnvSpec] = &[
     &crate::envs::sokoban::SPEC,
     &crate::envs::frozenlake::SPEC,
     &crate::envs::bandit::SPEC,
+    &crate::envs::math::SPEC,
+    &crate::envs::try_again::SPEC,
 ];
 
 /// The environment registered as `name`.

@@ -2,7 +2,9 @@
 
 pub mod bandit;
 pub mod frozenlake;
+pub mod math;
 pub mod maze;
 pub mod ragen;
 pub mod sokoban;
+pub mod try_again;
 pub mod wordle;

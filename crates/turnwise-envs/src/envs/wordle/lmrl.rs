@@ -131,11 +131,26 @@ impl Game {
     }
 
     /// Applies a valid guess (index into `vocab`): samples the hidden word from the
-    /// consistent words, updates the knowledge; returns the colours and whether solved.
+    /// consistent words (LMRL `get_random_word_filtered`), then [`Game::guess_against`].
     pub fn guess(&mut self, vocab: &[Word], g: u16, rng: &mut Rng) -> (String, bool) {
-        let target = vocab[self.consistent[rng.random_range(0..self.consistent.len())] as usize];
-        self.knowledge = self.knowledge.transition(&vocab[g as usize], &target);
-        self.consistent.retain(|&w| self.knowledge.admits(&vocab[w as usize]));
+        // The consistent set always holds the previous target, so it is never empty; the
+        // guard keeps arbitrary vocabularies from panicking.
+        let target = match self.consistent.len() {
+            0 => g,
+            n => self.consistent[rng.random_range(0..n)],
+        };
+        self.guess_against(vocab, g, target)
+    }
+
+    /// Applies guess `g` against hidden word `target` (`transition_state`), filters the
+    /// consistent words; returns the colours and whether the game is solved (one
+    /// consistent word left, already guessed: LMRL `reward() == 0`).
+    pub fn guess_against(&mut self, vocab: &[Word], g: u16, target: u16) -> (String, bool) {
+        self.knowledge = self
+            .knowledge
+            .transition(&vocab[g as usize], &vocab[target as usize]);
+        self.consistent
+            .retain(|&w| self.knowledge.admits(&vocab[w as usize]));
         self.guessed.push(g);
         let solved = self.consistent.len() == 1 && self.guessed.contains(&self.consistent[0]);
         (self.knowledge.colours(&vocab[g as usize]), solved)
@@ -144,6 +159,9 @@ impl Game {
     /// Posterior-consistent expert: among the consistent words, the one whose outcomes
     /// split the consistent set into the most distinct knowledge states (ties: list order).
     pub fn expert(&self, vocab: &[Word]) -> u16 {
+        if self.consistent.is_empty() {
+            return 0;
+        }
         if self.consistent.len() <= 2 {
             return self.consistent[0];
         }

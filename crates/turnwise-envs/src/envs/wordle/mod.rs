@@ -19,7 +19,8 @@ use rand::Rng as _;
 use turnwise_core::seed::Rng;
 use words::{letters, parse_guess, spaced, Word};
 
-fn lmrl_vocab() -> &'static [Word] {
+/// LMRL's vocabulary as letter arrays.
+pub fn lmrl_vocab() -> &'static [Word] {
     static V: OnceLock<Vec<Word>> = OnceLock::new();
     V.get_or_init(|| lmrl::vocab(words::lmrl_400()))
 }
