@@ -41,6 +41,18 @@ pub struct FrozenLake {
 }
 
 impl FrozenLake {
+    /// A 4×4 slippery game with RAGEN's settings (p = 0.8).
+    pub fn with_defaults() -> FrozenLake {
+        FrozenLake {
+            size: 4,
+            p: 0.8,
+            slippery: true,
+            map: vec![],
+            pos: 0,
+            rng: episode_rng("", 0),
+        }
+    }
+
     fn reachable(&self, map: &[u8], start: usize) -> bool {
         let n = self.size;
         let mut seen = vec![false; n * n];

@@ -4,8 +4,6 @@
 //! (`transition_sequence`, which differs from standard Wordle on repeated letters), and the
 //! solve rule "one consistent word left and it was already guessed".
 
-use std::collections::HashSet;
-
 use rand::Rng as _;
 use turnwise_core::seed::Rng;
 
@@ -156,28 +154,52 @@ impl Game {
         (self.knowledge.colours(&vocab[g as usize]), solved)
     }
 
-    /// Posterior-consistent expert: among the consistent words, the one whose outcomes
-    /// split the consistent set into the most distinct knowledge states (ties: list order).
+    /// Posterior-consistent expert: a consistent word whose possible outcomes split the
+    /// consistent set into the most classes (ties: list order). The outcome of a guess
+    /// against a target is fully determined by, per position, "same letter", "letter
+    /// elsewhere in the target" or "absent" (`transition_state`), coded base 3. At most
+    /// [`GUESS_POOL`] evenly spaced candidates are scored.
     pub fn expert(&self, vocab: &[Word]) -> u16 {
-        if self.consistent.is_empty() {
-            return 0;
-        }
-        if self.consistent.len() <= 2 {
-            return self.consistent[0];
-        }
-        let mut best = (0usize, self.consistent[0]);
-        for &g in &self.consistent {
-            let parts: HashSet<Knowledge> = self
-                .consistent
-                .iter()
-                .map(|&t| self.knowledge.transition(&vocab[g as usize], &vocab[t as usize]))
-                .collect();
-            if parts.len() > best.0 {
-                best = (parts.len(), g);
-            }
-        }
-        best.1
+        best_split(&self.consistent, |g, t| {
+            let (g, t) = (&vocab[g as usize], &vocab[t as usize]);
+            (0..5).fold(0usize, |k, i| {
+                k * 3
+                    + if g[i] == t[i] {
+                        2
+                    } else if t.contains(&g[i]) {
+                        1
+                    } else {
+                        0
+                    }
+            })
+        })
     }
+}
+
+/// Most candidate guesses an expert scores per move.
+pub const GUESS_POOL: usize = 100;
+
+/// The candidate (from an evenly spaced pool of at most [`GUESS_POOL`]) whose outcome
+/// codes (`outcome(guess, target)` < 243) split `candidates` into the most classes.
+pub fn best_split(candidates: &[u16], outcome: impl Fn(u16, u16) -> usize) -> u16 {
+    if candidates.len() <= 2 {
+        return candidates.first().copied().unwrap_or(0);
+    }
+    let stride = candidates.len().div_ceil(GUESS_POOL);
+    let mut best = (0usize, candidates[0]);
+    for &g in candidates.iter().step_by(stride) {
+        let mut seen = [false; 243];
+        let mut n = 0;
+        for &t in candidates {
+            let k = outcome(g, t);
+            n += usize::from(!seen[k]);
+            seen[k] = true;
+        }
+        if n > best.0 {
+            best = (n, g);
+        }
+    }
+    best.1
 }
 
 /// The vocabulary as letter arrays.

@@ -50,34 +50,18 @@ pub fn answer_words() -> &'static [Word] {
 }
 
 /// Expert: among the candidates (answers consistent with all feedback), the one that
-/// splits the candidates into the most feedback classes (ties: list order).
+/// splits the candidates into the most feedback classes ([`super::lmrl::best_split`]).
+/// The opening guess does not depend on the game, so it is computed once.
 pub fn expert(candidates: &[u16]) -> u16 {
     let words = answer_words();
-    if candidates.len() == answers().len() {
+    let split = |c: &[u16]| {
+        super::lmrl::best_split(c, |g, t| {
+            code(&feedback(&words[g as usize], &words[t as usize])) as usize
+        })
+    };
+    if candidates.len() == words.len() {
         static FIRST: OnceLock<u16> = OnceLock::new();
-        return *FIRST.get_or_init(|| best_split(words, candidates));
+        return *FIRST.get_or_init(|| split(candidates));
     }
-    best_split(words, candidates)
-}
-
-fn best_split(words: &[Word], candidates: &[u16]) -> u16 {
-    if candidates.len() <= 2 {
-        return candidates[0];
-    }
-    let mut best = (0usize, candidates[0]);
-    for &g in candidates {
-        let mut seen = [false; 243];
-        let mut n = 0;
-        for &t in candidates {
-            let k = code(&feedback(&words[g as usize], &words[t as usize])) as usize;
-            if !seen[k] {
-                seen[k] = true;
-                n += 1;
-            }
-        }
-        if n > best.0 {
-            best = (n, g);
-        }
-    }
-    best.1
+    split(candidates)
 }
