@@ -28,7 +28,10 @@ fn maze_demos_roundtrip_and_score() {
             assert!(t.turns.iter().all(|u| u.anchor.is_some()));
             total += t.outcome.unwrap();
         }
-        assert_eq!(g.trajectories[0], g.trajectories[1].clone().tap_id(&g.trajectories[0].id));
+        assert_eq!(
+            g.trajectories[0],
+            g.trajectories[1].clone().tap_id(&g.trajectories[0].id)
+        );
         w.write_group(&g).unwrap();
     }
     w.commit().unwrap();
@@ -52,10 +55,15 @@ fn noisy_demos_take_random_actions() {
     let mut noisy = 0.0;
     for i in 0..100 {
         let t = demos::episode(env.as_mut(), "lmrl/maze-fo", i, &cfg, &mut rng);
-        assert!(t.turns[0].action.text.starts_with("<think></think><answer>"));
+        assert!(t.turns[0]
+            .action
+            .text
+            .starts_with("<think></think><answer>"));
         noisy += t.outcome.unwrap();
         let c = DemoConfig { noise: 0.0, ..cfg };
-        clean += demos::episode(env.as_mut(), "lmrl/maze-fo", i, &c, &mut rng).outcome.unwrap();
+        clean += demos::episode(env.as_mut(), "lmrl/maze-fo", i, &c, &mut rng)
+            .outcome
+            .unwrap();
     }
     assert!(noisy < clean);
 }

@@ -47,7 +47,10 @@ fn wordle_matches_lmrl_code() {
             let target = index(st["target"].as_str().unwrap());
             let (colours, solved) = game.guess_against(vocab, guess, target);
             assert_eq!(colours, st["colours"].as_str().unwrap(), "{st}");
-            assert_eq!(game.consistent.len() as u64, st["consistent"].as_u64().unwrap());
+            assert_eq!(
+                game.consistent.len() as u64,
+                st["consistent"].as_u64().unwrap()
+            );
             assert_eq!(solved, st["reward"].as_i64().unwrap() == 0, "{st}");
             assert_eq!(solved || t + 1 == 6, st["terminal"].as_bool().unwrap());
             solved_games += usize::from(solved);

@@ -23,10 +23,17 @@ fn check_invalid(name: &str, s: &Step) {
 fn registry_errors_name_the_closest_match() {
     let e = registry::make("lmrl/maze-f0", &[]).err().unwrap();
     assert!(matches!(&e, EnvError::UnknownEnv { suggestion: Some(s), .. } if s == "lmrl/maze-fo"));
-    let e = registry::make("ragen/sokoban", &[("num_box".into(), "2".into())]).err().unwrap();
+    let e = registry::make("ragen/sokoban", &[("num_box".into(), "2".into())])
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("did you mean `num_boxes`"), "{e}");
-    let e = registry::make("lmrl/maze-fo", &[("max_steps".into(), "ten".into())]).err().unwrap();
-    assert!(e.to_string().contains("max_steps") && e.to_string().contains("integer"), "{e}");
+    let e = registry::make("lmrl/maze-fo", &[("max_steps".into(), "ten".into())])
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("max_steps") && e.to_string().contains("integer"),
+        "{e}"
+    );
     assert!(registry::make_from_strings("lmrl/wordle", &["max_guesses".into()]).is_err());
     assert!(registry::make("try-again", &[("inner".into(), "nope".into())]).is_err());
 }
@@ -70,7 +77,14 @@ fn huge_and_empty_actions_are_invalid() {
     let huge_sep = "\u{0} || ".to_owned() + &"Up || ".repeat(200_000);
     let huge_nl = "move up\n".repeat(150_000);
     for (name, mut env) in all_envs() {
-        for act in ["", "\u{0}", "\n", huge_a.as_str(), huge_sep.as_str(), huge_nl.as_str()] {
+        for act in [
+            "",
+            "\u{0}",
+            "\n",
+            huge_a.as_str(),
+            huge_sep.as_str(),
+            huge_nl.as_str(),
+        ] {
             env.reset(1);
             let s = env.step(act);
             check_invalid(name, &s);

@@ -21,7 +21,10 @@ fn play(env: &mut dyn Env, seed: u64) -> (f64, bool, usize) {
 }
 
 fn rate(name: &str, opts: &[(&str, &str)], seeds: u64) -> f64 {
-    let opts: Vec<(String, String)> = opts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let opts: Vec<(String, String)> = opts
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let mut env = registry::make(name, &opts).unwrap();
     (0..seeds).filter(|s| play(env.as_mut(), *s).1).count() as f64 / seeds as f64
 }
@@ -38,7 +41,11 @@ fn sokoban_expert_solves_levels_within_the_action_budget() {
     // by construction, reverse play).
     let unbounded = [("max_actions", "1000"), ("max_turns", "1000")];
     assert_eq!(rate("ragen/sokoban", &unbounded, 150), 1.0);
-    let larger = [("variant", "larger"), ("max_actions", "1000"), ("max_turns", "1000")];
+    let larger = [
+        ("variant", "larger"),
+        ("max_actions", "1000"),
+        ("max_turns", "1000"),
+    ];
     assert_eq!(rate("ragen/sokoban", &larger, 40), 1.0);
     // RAGEN's budget (10 actions, 5 turns): most levels are solvable within it.
     assert!(rate("ragen/sokoban", &[], 150) >= 0.9);

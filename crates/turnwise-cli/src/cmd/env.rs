@@ -165,10 +165,15 @@ fn run_replay(a: ReplayArgs) -> Result<i32> {
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     let obs = env.reset(a.seed);
-    writeln!(out, "{}", json!({"observation": obs.text, "info": info_json(&obs.info)}))?;
+    writeln!(
+        out,
+        "{}",
+        json!({"observation": obs.text, "info": info_json(&obs.info)})
+    )?;
     let mut done = false;
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}: unreadable line", a.actions.display(), i + 1))?;
+        let line =
+            line.with_context(|| format!("{}:{}: unreadable line", a.actions.display(), i + 1))?;
         if done {
             anyhow::bail!(
                 "{}:{}: the episode is already over; remove the remaining actions",

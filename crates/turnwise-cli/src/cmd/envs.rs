@@ -21,7 +21,10 @@ pub fn run(args: Args) -> Result<i32> {
                 .iter()
                 .map(|o| json!({"name": o.name, "kind": o.kind.describe(), "default": o.default, "doc": o.doc}))
                 .collect();
-            println!("{}", json!({"name": spec.name, "doc": spec.doc, "options": opts}));
+            println!(
+                "{}",
+                json!({"name": spec.name, "doc": spec.doc, "options": opts})
+            );
         } else {
             println!("{}\n    {}", spec.name, spec.doc);
             for o in spec.options {

@@ -67,7 +67,11 @@ pub fn run(args: Args) -> Result<i32> {
             writeln!(
                 out,
                 "episode over ({}), return {ret}",
-                if s.terminated { "terminated" } else { "truncated" }
+                if s.terminated {
+                    "terminated"
+                } else {
+                    "truncated"
+                }
             )?;
             break;
         }

@@ -56,7 +56,10 @@ impl Game for Bandit {
     }
 
     fn action_names(&self) -> Vec<Text> {
-        self.names().iter().map(|n| Text::Owned(n.to_string())).collect()
+        self.names()
+            .iter()
+            .map(|n| Text::Owned(n.to_string()))
+            .collect()
     }
 
     fn act(&mut self, a: usize) -> Outcome {

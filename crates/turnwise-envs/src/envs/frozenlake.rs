@@ -137,7 +137,13 @@ impl Game for FrozenLake {
         let n = self.size;
         loop {
             let mut map: Vec<u8> = (0..n * n)
-                .map(|_| if rng.random::<f64>() < self.p { FROZEN } else { HOLE })
+                .map(|_| {
+                    if rng.random::<f64>() < self.p {
+                        FROZEN
+                    } else {
+                        HOLE
+                    }
+                })
                 .collect();
             let s = rng.random_range(0..n * n);
             let g = rng.random_range(0..n * n);

@@ -296,7 +296,14 @@ impl Env for Maze {
             Some((r, c)) => (r as usize, c as usize),
             None => {
                 let starts = eval_starts();
-                let mut rng = episode_rng(if self.fully_observed { FO.name } else { PO.name }, seed);
+                let mut rng = episode_rng(
+                    if self.fully_observed {
+                        FO.name
+                    } else {
+                        PO.name
+                    },
+                    seed,
+                );
                 starts[rng.random_range(0..starts.len())]
             }
         };

@@ -72,7 +72,11 @@ impl Env for TryAgain {
         let terminated = correct;
         let truncated = !correct && self.attempts >= self.max_attempts;
         self.done = terminated || truncated;
-        let mut reward = if correct { self.gamma.powi(k as i32) } else { 0.0 };
+        let mut reward = if correct {
+            self.gamma.powi(k as i32)
+        } else {
+            0.0
+        };
         if self.done {
             reward -= self.repetition_penalty();
         }
@@ -124,7 +128,11 @@ impl Env for TryAgain {
 fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
     let inner_name = opts.str("inner");
     if inner_name == SPEC.name {
-        return Err(opts.bad("inner", inner_name, "a single-answer environment other than try-again"));
+        return Err(opts.bad(
+            "inner",
+            inner_name,
+            "a single-answer environment other than try-again",
+        ));
     }
     let inner_opts: Vec<String> = opts
         .str("inner_options")

@@ -32,7 +32,11 @@ pub fn arithmetic(rng: &mut Rng, difficulty: u32) -> Problem {
     for i in 0..(1 + difficulty) {
         let x: i64 = rng.random_range(1..=hi);
         let op = ['+', '-', '*'][rng.random_range(0..3)];
-        let op = if op == '*' && value.abs() * x > 1_000_000 { '+' } else { op };
+        let op = if op == '*' && value.abs() * x > 1_000_000 {
+            '+'
+        } else {
+            op
+        };
         text = if i > 0 && op == '*' {
             format!("({text}) {op} {x}")
         } else {

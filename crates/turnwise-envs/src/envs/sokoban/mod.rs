@@ -174,8 +174,8 @@ impl Game for Sokoban {
 
     fn plan(&self, budget: usize, _turns: usize, max_len: usize) -> Vec<usize> {
         let l = &self.level;
-        let mut p = solve::shortest(&l.fixed, l.w, &self.targets, l.player, &l.boxes)
-            .unwrap_or_default();
+        let mut p =
+            solve::shortest(&l.fixed, l.w, &self.targets, l.player, &l.boxes).unwrap_or_default();
         p.truncate(max_len.min(budget));
         p
     }
@@ -215,7 +215,8 @@ fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
         .map(|(s, n)| format!("{s}: {n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let cfg = TurnConfig::from_options(opts, INSTRUCTION, Some(&legend), Some(&ACTIONS.join(", ")))?;
+    let cfg =
+        TurnConfig::from_options(opts, INSTRUCTION, Some(&legend), Some(&ACTIONS.join(", ")))?;
     let game = Sokoban {
         dim,
         num_boxes,

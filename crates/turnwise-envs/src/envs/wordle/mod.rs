@@ -74,21 +74,14 @@ impl Wordle {
     /// Index of a valid guess, if the word is allowed.
     fn lookup(&self, w: &str) -> Option<u16> {
         match &self.mode {
-            Mode::Lmrl(_) => words::lmrl_400().iter().position(|x| *x == w).map(|i| i as u16),
+            Mode::Lmrl(_) => words::index_of(words::lmrl_400(), w),
             Mode::Standard { all_guesses, .. } => {
-                let in_list = if *all_guesses {
-                    words::guesses().binary_search(&w).is_ok()
-                } else {
-                    words::answers().contains(&w)
-                };
+                let answer = words::index_of(words::answers(), w);
+                let in_list = answer.is_some()
+                    || (*all_guesses && words::guesses().binary_search(&w).is_ok());
                 // Valid guesses are reported as answer indices when they are answers,
                 // else as u16::MAX (allowed, never the answer).
-                in_list.then(|| {
-                    words::answers()
-                        .iter()
-                        .position(|x| *x == w)
-                        .map_or(u16::MAX, |i| i as u16)
-                })
+                in_list.then_some(answer.unwrap_or(u16::MAX))
             }
         }
     }

@@ -6,7 +6,10 @@ use std::sync::OnceLock;
 pub type Word = [u8; 5];
 
 fn parse(text: &'static str) -> Vec<&'static str> {
-    text.lines().map(str::trim).filter(|l| l.len() == 5).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.len() == 5)
+        .collect()
 }
 
 /// LMRL-Gym's `wordle_official_400.txt` (431 words).
@@ -31,10 +34,39 @@ pub fn guesses() -> &'static [&'static str] {
     })
 }
 
+/// Index of `w` in `list` (one of the lists above), via a map built once per list.
+pub fn index_of(list: &'static [&'static str], w: &str) -> Option<u16> {
+    use std::collections::HashMap;
+    static MAPS: OnceLock<[HashMap<&'static str, u16>; 2]> = OnceLock::new();
+    let maps = MAPS.get_or_init(|| {
+        let m = |l: &'static [&'static str]| {
+            l.iter()
+                .enumerate()
+                .map(|(i, w)| (*w, i as u16))
+                .collect::<HashMap<_, _>>()
+        };
+        [m(lmrl_400()), m(answers())]
+    });
+    let map = if std::ptr::eq(list, lmrl_400()) {
+        &maps[0]
+    } else if std::ptr::eq(list, answers()) {
+        &maps[1]
+    } else {
+        return list.iter().position(|x| *x == w).map(|i| i as u16);
+    };
+    map.get(w).copied()
+}
+
 /// The letters of a lowercase ASCII five-letter word.
 pub fn letters(w: &str) -> Word {
     let b = w.as_bytes();
-    [b[0] - b'a', b[1] - b'a', b[2] - b'a', b[3] - b'a', b[4] - b'a']
+    [
+        b[0] - b'a',
+        b[1] - b'a',
+        b[2] - b'a',
+        b[3] - b'a',
+        b[4] - b'a',
+    ]
 }
 
 /// LMRL's action deformatting (`deformat_history`): strip, then remove spaces; the result
