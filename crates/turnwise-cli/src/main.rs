@@ -25,6 +25,8 @@ enum Command {
     Play(cmd::play::Args),
     /// Environment tools: expert demonstrations, replays, throughput.
     Env(cmd::env::Args),
+    /// Train a byte-level BPE tokenizer on environment text; inspect tokenizations.
+    Tokenizer(cmd::tokenizer::Args),
 }
 
 fn main() {
@@ -35,6 +37,7 @@ fn main() {
         Command::Envs(a) => cmd::envs::run(a),
         Command::Play(a) => cmd::play::run(a),
         Command::Env(a) => cmd::env::run(a),
+        Command::Tokenizer(a) => cmd::tokenizer::run(a),
     };
     match code {
         Ok(code) => std::process::exit(code),

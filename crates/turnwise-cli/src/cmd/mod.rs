@@ -5,3 +5,4 @@ pub mod env;
 pub mod envs;
 pub mod methods;
 pub mod play;
+pub mod tokenizer;
