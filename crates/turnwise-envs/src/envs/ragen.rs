@@ -140,7 +140,7 @@ impl TurnConfig {
         }
         Ok(TurnConfig {
             max_actions,
-            max_actions_per_turn: opts.count("max_actions_per_turn", 1, 1 << 20)?,
+            max_actions_per_turn: opts.count("max_actions_per_turn", 1, 16)?,
             max_turns: opts.count("max_turns", 1, 1 << 20)?,
             invalid: InvalidPolicy::from_options(opts),
             instructions: intern(instructions),
