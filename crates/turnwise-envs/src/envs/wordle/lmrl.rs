@@ -42,14 +42,8 @@ impl CharState {
 }
 
 /// `WordleState`: knowledge about all 26 letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Knowledge(pub [CharState; 26]);
-
-impl Default for Knowledge {
-    fn default() -> Self {
-        Knowledge([CharState::default(); 26])
-    }
-}
 
 impl Knowledge {
     /// `word_in_state`.
