@@ -36,6 +36,15 @@ fn registry_errors_name_the_closest_match() {
     );
     assert!(registry::make_from_strings("lmrl/wordle", &["max_guesses".into()]).is_err());
     assert!(registry::make("try-again", &[("inner".into(), "nope".into())]).is_err());
+    // Settings that can never generate a level are rejected up front, not looped on.
+    let e = registry::make(
+        "ragen/sokoban",
+        &[("dim".into(), "4".into()), ("num_boxes".into(), "7".into())],
+    );
+    assert!(e.err().unwrap().to_string().contains("num_boxes"));
+    let mut lake = registry::make("ragen/frozenlake", &[("p".into(), "0.001".into())]).unwrap();
+    lake.reset(3);
+    assert!(lake.expert_action().is_some());
 }
 
 #[test]

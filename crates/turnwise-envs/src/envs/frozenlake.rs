@@ -135,7 +135,7 @@ impl Game for FrozenLake {
     fn reset(&mut self, seed: u64) {
         let mut rng = episode_rng("ragen/frozenlake", seed);
         let n = self.size;
-        loop {
+        for _ in 0..100_000 {
             let mut map: Vec<u8> = (0..n * n)
                 .map(|_| {
                     if rng.random::<f64>() < self.p {
@@ -155,9 +155,15 @@ impl Game for FrozenLake {
             if self.reachable(&map, s) {
                 self.map = map;
                 self.pos = s;
-                break;
+                self.rng = rng;
+                return;
             }
         }
+        // Only reachable with tiny `p`: fall back to an all-frozen map, start and goal in
+        // opposite corners.
+        self.map = vec![FROZEN; n * n];
+        self.map[n * n - 1] = GOAL;
+        self.pos = 0;
         self.rng = rng;
     }
 
