@@ -5,6 +5,9 @@
 //! Played in RAGEN turns ([`super::ragen`]). Texts are exact; maps and slips come from
 //! turnwise's random stream.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use rand::Rng as _;
 use turnwise_core::seed::Rng;
 
@@ -38,6 +41,19 @@ pub struct FrozenLake {
     map: Vec<u8>,
     pos: usize,
     rng: Rng,
+    /// Memo of [`FrozenLake::turn_value`] for the current map.
+    memo: RefCell<HashMap<(u8, u8, u8, u8), TurnChoice>>,
+}
+
+/// The best open-loop sequence for one turn and its success probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TurnChoice {
+    /// Probability of reaching the goal before the budgets run out.
+    pub value: f64,
+    /// The actions (the first `len` are used).
+    pub actions: [u8; 2],
+    /// Number of actions.
+    pub len: u8,
 }
 
 impl FrozenLake {
@@ -50,7 +66,79 @@ impl FrozenLake {
             map: vec![],
             pos: 0,
             rng: episode_rng("", 0),
+            memo: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Dynamic programming over (cell, actions left, turns left): each turn plays an
+    /// open-loop sequence of 1..=`kmax` (≤ 2) actions, which stops early in a hole or at
+    /// the goal (RAGEN's `_execute_actions`). Returns the best first-turn choice; its
+    /// value is the optimal success probability among such policies.
+    pub fn turn_value(&self, pos: usize, actions: usize, turns: usize, kmax: usize) -> TurnChoice {
+        let none = TurnChoice {
+            value: 0.0,
+            actions: [0, 0],
+            len: 0,
+        };
+        if actions == 0 || turns == 0 {
+            return none;
+        }
+        let key = (
+            pos as u8,
+            actions.min(255) as u8,
+            turns.min(255) as u8,
+            kmax as u8,
+        );
+        if let Some(c) = self.memo.borrow().get(&key) {
+            return *c;
+        }
+        let mut best = TurnChoice {
+            value: -1.0,
+            ..none
+        };
+        for k in 1..=kmax.min(actions).min(2) {
+            for s0 in 0..4 {
+                for s1 in 0..(if k == 2 { 4 } else { 1 }) {
+                    let mut v = 0.0;
+                    for d in self.directions(s0) {
+                        let c1 = self.next(pos, d);
+                        match self.map[c1] {
+                            GOAL => v += 1.0 / 3.0,
+                            HOLE => {}
+                            _ if k == 1 => {
+                                v += self.turn_value(c1, actions - 1, turns - 1, kmax).value / 3.0
+                            }
+                            _ => {
+                                for d2 in self.directions(s1) {
+                                    let c2 = self.next(c1, d2);
+                                    v += match self.map[c2] {
+                                        GOAL => 1.0,
+                                        HOLE => 0.0,
+                                        _ => {
+                                            self.turn_value(c2, actions - 2, turns - 1, kmax).value
+                                        }
+                                    } / 9.0;
+                                }
+                            }
+                        }
+                    }
+                    if v > best.value + 1e-12 {
+                        best = TurnChoice {
+                            value: v,
+                            actions: [s0 as u8, s1 as u8],
+                            len: k as u8,
+                        };
+                    }
+                }
+            }
+        }
+        self.memo.borrow_mut().insert(key, best);
+        best
+    }
+
+    /// The current cell.
+    pub fn position(&self) -> usize {
+        self.pos
     }
 
     fn reachable(&self, map: &[u8], start: usize) -> bool {
@@ -156,6 +244,7 @@ impl Game for FrozenLake {
                 self.map = map;
                 self.pos = s;
                 self.rng = rng;
+                self.memo.borrow_mut().clear();
                 return;
             }
         }
@@ -165,6 +254,7 @@ impl Game for FrozenLake {
         self.map[n * n - 1] = GOAL;
         self.pos = 0;
         self.rng = rng;
+        self.memo.borrow_mut().clear();
     }
 
     fn action_names(&self) -> Vec<Text> {
@@ -208,10 +298,14 @@ impl Game for FrozenLake {
         }
     }
 
-    /// One action per turn (closed loop), chosen by value iteration over the horizon
-    /// `min(actions left, turns left)`.
-    fn plan(&self, budget: usize, turns: usize, _max_len: usize) -> Vec<usize> {
-        vec![self.best_action(budget.min(turns)).0]
+    /// [`FrozenLake::turn_value`]: the optimal sequence of at most two actions for this
+    /// turn, given the actions and turns left.
+    fn plan(&self, budget: usize, turns: usize, max_len: usize) -> Vec<usize> {
+        let c = self.turn_value(self.pos, budget, turns, max_len.min(2));
+        c.actions[..c.len.max(1) as usize]
+            .iter()
+            .map(|&a| a as usize)
+            .collect()
     }
 }
 
@@ -227,6 +321,7 @@ fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
         map: vec![],
         pos: 0,
         rng: episode_rng("", 0),
+        memo: RefCell::new(HashMap::new()),
     };
     let cfg = TurnConfig::from_options(opts, INSTRUCTION, Some(LEGEND), Some(&ACTIONS.join(", ")))?;
     Ok(Box::new(Ragen::new(game, cfg)))
