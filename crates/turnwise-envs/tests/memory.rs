@@ -56,7 +56,7 @@ fn hundred_thousand_episodes_fit_in_one_gib() {
         ("lmrl/maze-fo", 100_000),
         ("lmrl/maze-po", 5_000),
         ("ragen/sokoban", 300),
-        ("ragen/frozenlake", 3_000),
+        ("ragen/frozenlake", 500),
         ("ragen/bandit", 3_000),
         ("lmrl/wordle", 300),
         ("wordle/standard", 100),
