@@ -21,6 +21,12 @@ enum Command {
     Bench(cmd::bench::Args),
     /// List every registered credit-assignment method with its paper and parameters.
     Methods(cmd::methods::Args),
+    /// List every registered environment with its options and defaults.
+    Envs(cmd::envs::Args),
+    /// Play an environment interactively in the terminal.
+    Play(cmd::play::Args),
+    /// Environment tools: expert demonstrations, replays, throughput.
+    Env(cmd::env::Args),
     /// Train a byte-level BPE tokenizer on environment text; inspect tokenizations.
     Tokenizer(cmd::tokenizer::Args),
 }
@@ -31,6 +37,9 @@ fn main() {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Methods(a) => cmd::methods::run(a),
+        Command::Envs(a) => cmd::envs::run(a),
+        Command::Play(a) => cmd::play::run(a),
+        Command::Env(a) => cmd::env::run(a),
         Command::Tokenizer(a) => cmd::tokenizer::run(a),
     };
     match code {

@@ -1,6 +1,15 @@
 //! The environment interface (`../shared/spec/environments.md` §10, §10.1).
+//!
+//! Texts are `Cow<'static, str>` so that environments with a small state space (the LMRL
+//! maze) hand out precomputed strings without allocating per step (task item 6).
 
-/// What `info` carries after a reset or a step.
+use std::borrow::Cow;
+
+/// A text that is either precomputed (`'static`) or built for this step.
+pub type Text = Cow<'static, str>;
+
+/// What `info` carries after a reset or a step (spec §10: `success`, `action_is_valid`,
+/// `action_is_effective`, `ground_truth`; §10.1.7).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Info {
     /// The episode's task was solved.
@@ -10,16 +19,16 @@ pub struct Info {
     /// The action changed the state.
     pub action_effective: bool,
     /// The task's ground truth (answer, hidden word), where one exists.
-    pub ground_truth: Option<String>,
+    pub ground_truth: Option<Text>,
     /// A key of the current state, usable as GiGPO's anchor.
-    pub state_key: Option<String>,
+    pub state_key: Option<Text>,
 }
 
 /// The first observation of an episode.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observation {
     /// Text shown to the policy.
-    pub text: String,
+    pub text: Text,
     /// Information about the initial state.
     pub info: Info,
 }
@@ -28,15 +37,22 @@ pub struct Observation {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Step {
     /// Text shown to the policy after the action.
-    pub observation: String,
+    pub observation: Text,
     /// The step's reward.
     pub reward: f64,
     /// The episode reached a terminal state of the environment.
     pub terminated: bool,
-    /// The episode was cut by a step limit (kept apart from `terminated`).
+    /// The episode was cut by a step limit (kept apart from `terminated`, spec §10.1.1).
     pub truncated: bool,
     /// Information about the step.
     pub info: Info,
+}
+
+impl Step {
+    /// `terminated || truncated`: the episode is over.
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
 }
 
 /// A text environment. The same seed gives the same episode on any machine.
@@ -47,4 +63,28 @@ pub trait Env: Send {
     /// Applies one action: the text the policy produced before its stop string.
     /// Never panics, whatever the text.
     fn step(&mut self, action: &str) -> Step;
+
+    /// The task instructions shown before the first observation (RAGEN's `env_instruction`
+    /// with legend and action list; empty for LMRL's raw-text tasks).
+    fn instructions(&self) -> Text {
+        Text::Borrowed("")
+    }
+
+    /// The string that ends an action in the faithful format (LMRL: `"\n"`); `None` when
+    /// the original benchmark used chat turns with `<answer>` tags (RAGEN, UFO).
+    fn stop(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// An optimal (or documented near-optimal) action for the current state, in the
+    /// env's action text; `None` once the episode is over. Used by `turnwise env demos`.
+    fn expert_action(&self) -> Option<String>;
+
+    /// Actions (RAGEN) or turns left in the episode's budget, for prompts that show it.
+    fn budget_left(&self) -> Option<u32> {
+        None
+    }
+
+    /// Valid single-action texts, for ε-random exploration in demonstrations and benches.
+    fn action_space(&self) -> Vec<Text>;
 }

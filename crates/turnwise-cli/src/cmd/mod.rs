@@ -2,5 +2,8 @@
 
 pub mod advantages;
 pub mod bench;
+pub mod env;
+pub mod envs;
 pub mod methods;
+pub mod play;
 pub mod tokenizer;

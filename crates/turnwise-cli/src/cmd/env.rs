@@ -1,0 +1,218 @@
+//! `turnwise env demos | replay | bench`: expert demonstrations, scripted replays, and
+//! environment throughput.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use turnwise_core::jsonl::AtomicWriter;
+use turnwise_core::seed::{task_seed, Split};
+use turnwise_envs::demos::{self, DemoConfig};
+use turnwise_envs::render::Style;
+use turnwise_envs::{bench, registry, score, Info};
+
+/// Arguments of `turnwise env`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Write expert demonstrations (turnwise group lines) with ε-random noise.
+    Demos(DemosArgs),
+    /// Replay actions from a file: one JSON line for the reset and one per step.
+    Replay(ReplayArgs),
+    /// Single-threaded steps per second of each environment, observations rendered.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct DemosArgs {
+    /// Environment name.
+    #[arg(long)]
+    env: String,
+    /// Number of episodes (groups).
+    #[arg(long)]
+    episodes: u64,
+    /// Probability that an action is uniformly random instead of the expert's.
+    #[arg(long, default_value_t = 0.0)]
+    noise: f64,
+    /// Run seed: episode i uses the training task seed `task_seed(seed, train, i)`.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Episodes per group (members share the task seed).
+    #[arg(long, default_value_t = 1)]
+    group_size: usize,
+    /// Recorded text format: faithful or chat.
+    #[arg(long, default_value = "faithful")]
+    style: Style,
+    /// Option override `KEY=VALUE` (repeatable).
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Output file (JSON Lines, one group per line), written atomically.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// Environment name.
+    #[arg(long)]
+    env: String,
+    /// Episode seed.
+    #[arg(long)]
+    seed: u64,
+    /// Option override `KEY=VALUE` (repeatable).
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// One action per line; `\n` inside an action is written as the two characters `\n`.
+    #[arg(long)]
+    actions: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Environment (all when absent).
+    #[arg(long)]
+    env: Option<String>,
+    /// Seconds per environment.
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+}
+
+/// Runs the command; returns the exit status.
+pub fn run(args: Args) -> Result<i32> {
+    match args.command {
+        Sub::Demos(a) => run_demos(a),
+        Sub::Replay(a) => run_replay(a),
+        Sub::Bench(a) => run_bench(a),
+    }
+}
+
+fn run_demos(a: DemosArgs) -> Result<i32> {
+    if !(0.0..=1.0).contains(&a.noise) {
+        anyhow::bail!("--noise {}: expected a probability in [0, 1]", a.noise);
+    }
+    let mut env = registry::make_from_strings(&a.env, &a.options)?;
+    let cfg = DemoConfig {
+        noise: a.noise,
+        style: a.style,
+        max_turns: 10_000,
+    };
+    let mut rng = turnwise_core::seed::rng(a.seed, 0xde305);
+    let mut w = AtomicWriter::create(&a.out)?;
+    let (mut ret, mut succ, mut n) = (0.0, 0usize, 0usize);
+    for i in 0..a.episodes {
+        let seed = task_seed(a.seed, Split::Train, i);
+        let g = demos::group(env.as_mut(), &a.env, seed, a.group_size, &cfg, &mut rng);
+        for t in &g.trajectories {
+            ret += t.outcome.unwrap_or(0.0);
+            succ += usize::from(t.metadata.get("success") == Some(&Value::Bool(true)));
+            n += 1;
+        }
+        w.write_group(&g)?;
+    }
+    w.commit()?;
+    let mean = ret / n.max(1) as f64;
+    let mut summary = json!({"env": a.env, "episodes": n, "mean_return": mean,
+        "success_rate": succ as f64 / n.max(1) as f64, "out": a.out});
+    if let Some(norm) = score::for_env(&a.env) {
+        summary["lmrl_normalised_score"] = json!(norm.score(mean));
+    }
+    eprintln!("{summary}");
+    Ok(0)
+}
+
+fn info_json(i: &Info) -> Value {
+    json!({
+        "success": i.success,
+        "action_valid": i.action_valid,
+        "action_effective": i.action_effective,
+        "ground_truth": i.ground_truth,
+        "state_key": i.state_key,
+    })
+}
+
+/// Undoes the action-file escaping: `\n` → newline, `\\` → backslash.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('n') => out.push('\n'),
+                Some('\\') => out.push('\\'),
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn run_replay(a: ReplayArgs) -> Result<i32> {
+    let mut env = registry::make_from_strings(&a.env, &a.options)?;
+    let file = std::fs::File::open(&a.actions)
+        .with_context(|| format!("cannot open actions file {}", a.actions.display()))?;
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    let obs = env.reset(a.seed);
+    writeln!(
+        out,
+        "{}",
+        json!({"observation": obs.text, "info": info_json(&obs.info)})
+    )?;
+    let mut done = false;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line =
+            line.with_context(|| format!("{}:{}: unreadable line", a.actions.display(), i + 1))?;
+        if done {
+            anyhow::bail!(
+                "{}:{}: the episode is already over; remove the remaining actions",
+                a.actions.display(),
+                i + 1
+            );
+        }
+        let action = unescape(line.strip_suffix('\r').unwrap_or(&line));
+        let s = env.step(&action);
+        writeln!(
+            out,
+            "{}",
+            json!({"action": action, "observation": s.observation, "reward": s.reward,
+                "terminated": s.terminated, "truncated": s.truncated, "info": info_json(&s.info)})
+        )?;
+        done = s.done();
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn run_bench(a: BenchArgs) -> Result<i32> {
+    let names: Vec<&str> = match &a.env {
+        Some(n) => vec![registry::get(n)?.name],
+        None => registry::ALL.iter().map(|s| s.name).collect(),
+    };
+    for name in names {
+        let mut env = registry::make(name, &[])?;
+        let r = bench::run(env.as_mut(), 1, a.seconds);
+        println!(
+            "{name:<16} {:>12.0} steps/s  {:>10.0} steps/s incl. resets  ({} steps, {} episodes, step {:.2} s, reset {:.2} s, instance {} bytes)",
+            r.steps_per_second(),
+            r.steps_per_second_with_resets(),
+            r.steps,
+            r.episodes,
+            r.step_seconds,
+            r.reset_seconds,
+            std::mem::size_of_val(&*env)
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,172 @@
+//! Renderers (spec §10 "two renderers"): how an environment's texts become a prompt and
+//! how a policy's output becomes an environment action.
+//!
+//! - [`Style::Faithful`] reproduces the original benchmark byte for byte: LMRL's raw lines
+//!   (observation text, action ending in the stop string `"\n"`), or RAGEN's chat turns
+//!   (`\nTurn {i}:\nState:\n…`, `<think>…</think><answer>…</answer>`, spec §2).
+//! - [`Style::Chat`] asks any environment for `<think>…</think><answer>…</answer>`.
+
+use crate::env::Env;
+
+/// A prompt style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// The original benchmark's text.
+    Faithful,
+    /// Modern `<think>/<answer>` chat format.
+    Chat,
+}
+
+impl std::str::FromStr for Style {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Style, String> {
+        match s {
+            "faithful" => Ok(Style::Faithful),
+            "chat" => Ok(Style::Chat),
+            _ => Err(format!(
+                "unknown render style `{s}` (expected faithful or chat)"
+            )),
+        }
+    }
+}
+
+/// RAGEN's system message (`ctx_manager.py`).
+pub const RAGEN_SYSTEM: &str = "You're a helpful assistant. ";
+
+/// The system prompt of the chat style.
+pub const CHAT_SYSTEM: &str = "You are a helpful assistant. Think step by step inside <think> </think>, then give only your action inside <answer> </answer>.";
+
+/// The result of parsing a policy's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    /// The action text passed to [`Env::step`] (`""` when the format was wrong, which every
+    /// environment treats as an invalid action).
+    pub action: &'a str,
+    /// The output followed the required format.
+    pub format_ok: bool,
+}
+
+/// Per-turn facts a faithful RAGEN prompt shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnCtx {
+    /// 1-based turn number.
+    pub turn: usize,
+    /// RAGEN's `max_tokens` shown in the prompt.
+    pub max_tokens: usize,
+}
+
+fn answer_content(output: &str) -> Option<&str> {
+    let start = output.find("<answer>")? + "<answer>".len();
+    let len = output[start..].find("</answer>")?;
+    Some(output[start..start + len].trim())
+}
+
+impl Style {
+    /// The system message (`None`: no system message, LMRL raw text).
+    pub fn system(&self, env: &dyn Env) -> Option<&'static str> {
+        match (self, env.stop()) {
+            (Style::Faithful, Some(_)) => None,
+            (Style::Faithful, None) => Some(RAGEN_SYSTEM),
+            (Style::Chat, _) => Some(CHAT_SYSTEM),
+        }
+    }
+
+    /// The text appended before the policy's turn `ctx.turn`: the instructions (first turn
+    /// only) and the observation `obs`, with the previous turn's reward for RAGEN.
+    pub fn observation(
+        &self,
+        env: &dyn Env,
+        ctx: TurnCtx,
+        obs: &str,
+        prev_reward: Option<f64>,
+    ) -> String {
+        let mut out = String::new();
+        if ctx.turn <= 1 {
+            out.push_str(&env.instructions());
+        }
+        match (self, env.stop()) {
+            (Style::Faithful, Some(_)) => out.push_str(obs),
+            (Style::Faithful, None) => {
+                if let Some(r) = prev_reward {
+                    out.push_str(&format!("Reward:\n{r}\n"));
+                }
+                out.push_str(&format!("\nTurn {}:\nState:\n{obs}\n", ctx.turn));
+                if let Some(left) = env.budget_left() {
+                    out.push_str(&format!("You have {left} actions left. "));
+                }
+                out.push_str(&format!("Always output: <think> [Your thoughts] </think> <answer> [your answer] </answer> with no extra text. Strictly follow this format. Max response length: {} words (tokens).\n", ctx.max_tokens));
+            }
+            (Style::Chat, _) => {
+                if ctx.turn <= 1 && !out.is_empty() {
+                    out.push('\n');
+                }
+                if let Some(r) = prev_reward {
+                    out.push_str(&format!("Reward: {r}\n"));
+                }
+                out.push_str(obs);
+                if !obs.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// What a policy outputs to take `action` (used for demonstrations): LMRL's action line
+    /// with its stop string, or an `<answer>` block.
+    pub fn format_action(&self, env: &dyn Env, action: &str) -> String {
+        match (self, env.stop()) {
+            (Style::Faithful, Some(stop)) => format!("{action}{stop}"),
+            _ => format!("<think></think><answer>{action}</answer>"),
+        }
+    }
+
+    /// Parses a policy's output into the environment action.
+    /// Faithful LMRL: the text before the first stop string. Faithful RAGEN: RAGEN's
+    /// `<think>(.*?)</think>\s*<answer>(.*?)</answer>` (the output includes the primed
+    /// `<think>`). Chat: the content of the first `<answer>…</answer>`.
+    pub fn parse<'a>(&self, env: &dyn Env, output: &'a str) -> Parsed<'a> {
+        let fail = Parsed {
+            action: "",
+            format_ok: false,
+        };
+        match (self, env.stop()) {
+            (Style::Faithful, Some(stop)) => match output.find(stop) {
+                Some(i) => Parsed {
+                    action: &output[..i],
+                    format_ok: true,
+                },
+                None => Parsed {
+                    action: output,
+                    format_ok: false,
+                },
+            },
+            (Style::Faithful, None) => {
+                let Some(t) = output.find("<think>") else {
+                    return fail;
+                };
+                let Some(e) = output[t..].find("</think>") else {
+                    return fail;
+                };
+                let rest = output[t + e + "</think>".len()..].trim_start();
+                if !rest.starts_with("<answer>") {
+                    return fail;
+                }
+                match answer_content(rest) {
+                    Some(a) => Parsed {
+                        action: a,
+                        format_ok: true,
+                    },
+                    None => fail,
+                }
+            }
+            (Style::Chat, _) => match answer_content(output) {
+                Some(a) => Parsed {
+                    action: a,
+                    format_ok: true,
+                },
+                None => fail,
+            },
+        }
+    }
+}
