@@ -11,9 +11,8 @@ pub fn compare(got: &Value, expected: &Value, path: &str, diffs: &mut Vec<String
                 a.as_f64().unwrap_or(f64::NAN),
                 b.as_f64().unwrap_or(f64::NAN),
             );
-            // written so that NaN counts as a mismatch
-            let within = (a - b).abs() <= 1e-6 * b.abs().max(1.0);
-            if !within {
+            let close = (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+            if !close {
                 diffs.push(format!("{path}: got {a}, expected {b}"));
             }
         }

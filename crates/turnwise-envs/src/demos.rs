@@ -45,7 +45,8 @@ pub fn episode(
             break;
         };
         let space = env.action_space();
-        let action = if cfg.noise > 0.0 && !space.is_empty() && rng.random_bool(cfg.noise.min(1.0)) {
+        let action = if cfg.noise > 0.0 && !space.is_empty() && rng.random_bool(cfg.noise.min(1.0))
+        {
             space[rng.random_range(0..space.len())].to_string()
         } else {
             expert

@@ -24,7 +24,9 @@ impl std::str::FromStr for HistoryMode {
                 .strip_prefix("last-")
                 .and_then(|k| k.parse().ok())
                 .map(HistoryMode::LastK)
-                .ok_or_else(|| format!("unknown history mode `{s}` (expected full, none or last-K)")),
+                .ok_or_else(|| {
+                    format!("unknown history mode `{s}` (expected full, none or last-K)")
+                }),
         }
     }
 }
@@ -76,9 +78,18 @@ mod tests {
     #[test]
     fn modes_keep_the_right_turns() {
         let p = turns(3);
-        assert_eq!(History::render(HistoryMode::Full, "P|", &p, "c"), "P|o0|a0|o1|a1|o2|a2|c");
-        assert_eq!(History::render(HistoryMode::LastK(1), "P|", &p, "c"), "P|o2|a2|c");
-        assert_eq!(History::render(HistoryMode::LastK(9), "", &p, "c"), "o0|a0|o1|a1|o2|a2|c");
+        assert_eq!(
+            History::render(HistoryMode::Full, "P|", &p, "c"),
+            "P|o0|a0|o1|a1|o2|a2|c"
+        );
+        assert_eq!(
+            History::render(HistoryMode::LastK(1), "P|", &p, "c"),
+            "P|o2|a2|c"
+        );
+        assert_eq!(
+            History::render(HistoryMode::LastK(9), "", &p, "c"),
+            "o0|a0|o1|a1|o2|a2|c"
+        );
         assert_eq!(History::render(HistoryMode::None, "P|", &p, "c"), "P|c");
         assert_eq!("last-20".parse(), Ok(HistoryMode::LastK(20)));
         assert!("last-x".parse::<HistoryMode>().is_err());

@@ -9,13 +9,14 @@
 //!   and the UFO try-again wrapper, each with an expert solver.
 //! - [`render`] and [`history`]: faithful and chat prompt formats, and history modes.
 //! - [`demos`]: expert demonstrations in the turnwise trajectory format.
-//! - [`score`]: LMRL score normalisation. [`seeding`]: episode RNGs and group seeds.
+//! - [`eval`]: LMRL's 25-start maze evaluation. [`score`]: LMRL score normalisation. [`seeding`]: episode RNGs and group seeds.
 
 pub mod bench;
 pub mod demos;
 pub mod env;
 pub mod envs;
 pub mod error;
+pub mod eval;
 pub mod history;
 pub mod options;
 pub mod registry;

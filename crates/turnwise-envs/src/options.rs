@@ -111,13 +111,15 @@ impl Options {
             values.insert(s.name, parse(env, s, s.default)?);
         }
         for (k, v) in overrides {
-            let spec = specs.iter().find(|s| s.name == k).ok_or_else(|| {
-                EnvError::UnknownOption {
-                    env: env.to_owned(),
-                    option: k.clone(),
-                    suggestion: closest(k, specs.iter().map(|s| s.name)),
-                }
-            })?;
+            let spec =
+                specs
+                    .iter()
+                    .find(|s| s.name == k)
+                    .ok_or_else(|| EnvError::UnknownOption {
+                        env: env.to_owned(),
+                        option: k.clone(),
+                        suggestion: closest(k, specs.iter().map(|s| s.name)),
+                    })?;
             values.insert(spec.name, parse(env, spec, v)?);
         }
         Ok(Options { env, values })

@@ -21,7 +21,13 @@ pub struct EnvSpec {
 pub static ALL: &[&EnvSpec] = &[
     &crate::envs::maze::FO,
     &crate::envs::maze::PO,
+    &crate::envs::wordle::LMRL,
+    &crate::envs::wordle::STANDARD,
     &crate::envs::sokoban::SPEC,
+    &crate::envs::frozenlake::SPEC,
+    &crate::envs::bandit::SPEC,
+    &crate::envs::math::SPEC,
+    &crate::envs::try_again::SPEC,
 ];
 
 /// The environment registered as `name`.

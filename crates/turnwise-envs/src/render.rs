@@ -23,7 +23,9 @@ impl std::str::FromStr for Style {
         match s {
             "faithful" => Ok(Style::Faithful),
             "chat" => Ok(Style::Chat),
-            _ => Err(format!("unknown render style `{s}` (expected faithful or chat)")),
+            _ => Err(format!(
+                "unknown render style `{s}` (expected faithful or chat)"
+            )),
         }
     }
 }

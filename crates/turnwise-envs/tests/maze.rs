@@ -32,11 +32,20 @@ fn observation_strings_match_spec() {
         "The goal is at position 8, 6. Your current position is at position 5, 6. There is a wall above you.\n"
     );
     let mut e = maze_at(true, 5, 5);
-    assert!(e.reset(0).text.ends_with("There are walls above you, below you.\n"));
+    assert!(e
+        .reset(0)
+        .text
+        .ends_with("There are walls above you, below you.\n"));
     let mut e = maze_at(false, 5, 3);
-    assert_eq!(e.reset(0).text, "There are walls to your left, below you.\n");
+    assert_eq!(
+        e.reset(0).text,
+        "There are walls to your left, below you.\n"
+    );
     let mut e = maze_at(true, 6, 6);
-    assert!(e.reset(0).text.ends_with("There are walls to your right, to your left.\n"));
+    assert!(e
+        .reset(0)
+        .text
+        .ends_with("There are walls to your right, to your left.\n"));
 }
 
 #[test]

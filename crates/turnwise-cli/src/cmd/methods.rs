@@ -109,3 +109,18 @@ pub fn markdown_table() -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    /// `docs/methods.md` holds the registry's current table.
+    #[test]
+    fn docs_methods_table_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/methods.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let table = super::markdown_table();
+        assert!(
+            doc.contains(&table),
+            "docs/methods.md is out of date: regenerate its table with `turnwise methods --format markdown`"
+        );
+    }
+}

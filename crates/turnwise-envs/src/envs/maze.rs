@@ -285,7 +285,7 @@ pub static FO: EnvSpec = EnvSpec {
 /// `lmrl/maze-po`: the partially observed double-T maze (walls only).
 pub static PO: EnvSpec = EnvSpec {
     name: "lmrl/maze-po",
-    doc: "LMRL-Gym Maze, partially observed: only the wall sentence is shown; position must be inferred from the history (use history mode last-k).",
+    doc: "LMRL-Gym Maze, partially observed: only the wall sentence is shown; position must be inferred from the history (LMRL GPT-4 PO kept 20 text items: history mode last-10).",
     options: OPTIONS,
     make: |o| make(o, false),
 };
@@ -296,7 +296,14 @@ impl Env for Maze {
             Some((r, c)) => (r as usize, c as usize),
             None => {
                 let starts = eval_starts();
-                let mut rng = episode_rng(if self.fully_observed { FO.name } else { PO.name }, seed);
+                let mut rng = episode_rng(
+                    if self.fully_observed {
+                        FO.name
+                    } else {
+                        PO.name
+                    },
+                    seed,
+                );
                 starts[rng.random_range(0..starts.len())]
             }
         };

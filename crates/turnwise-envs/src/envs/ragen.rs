@@ -40,9 +40,9 @@ pub trait Game: Send {
     fn act(&mut self, a: usize) -> Outcome;
     /// Writes the state's text into `out`.
     fn render(&self, out: &mut String);
-    /// An optimal plan of at most `max_len` actions for the current state, given
-    /// `budget` actions left in the episode (empty when none helps).
-    fn plan(&self, budget: usize, max_len: usize) -> Vec<usize>;
+    /// An optimal plan for the current state: at most `max_len` actions, given `budget`
+    /// actions and `turns` turns left in the episode (empty when none helps).
+    fn plan(&self, budget: usize, turns: usize, max_len: usize) -> Vec<usize>;
     /// The task's ground truth, if any.
     fn ground_truth(&self) -> Option<Text> {
         None
@@ -60,8 +60,26 @@ pub struct TurnConfig {
     pub max_turns: usize,
     /// Format penalty and whether an all-invalid turn counts (RAGEN: −0.1, counts).
     pub invalid: InvalidPolicy,
-    /// The instruction with legend and action list.
-    pub instructions: String,
+    /// The instruction with legend and action list (interned: one copy per distinct text,
+    /// shared by every instance).
+    pub instructions: &'static str,
+}
+
+/// Interns `text`: every distinct instruction text is stored once for the process.
+fn intern(text: String) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static POOL: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut pool = POOL
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = pool.get(text.as_str()) {
+        return s;
+    }
+    let s: &'static str = Box::leak(text.into_boxed_str());
+    pool.insert(s);
+    s
 }
 
 /// The options every RAGEN environment has.
@@ -122,10 +140,10 @@ impl TurnConfig {
         }
         Ok(TurnConfig {
             max_actions,
-            max_actions_per_turn: opts.count("max_actions_per_turn", 1, 1 << 20)?,
+            max_actions_per_turn: opts.count("max_actions_per_turn", 1, 16)?,
             max_turns: opts.count("max_turns", 1, 1 << 20)?,
             invalid: InvalidPolicy::from_options(opts),
-            instructions,
+            instructions: intern(instructions),
         })
     }
 }
@@ -215,7 +233,11 @@ impl<G: Game> Env for Ragen<G> {
             }
         }
         let all_valid = items > 0 && n_valid == items;
-        let mut reward = if all_valid { 0.0 } else { self.cfg.invalid.penalty };
+        let mut reward = if all_valid {
+            0.0
+        } else {
+            self.cfg.invalid.penalty
+        };
         if n_valid > 0 || self.cfg.invalid.consumes_turn {
             self.turns += 1;
         }
@@ -232,8 +254,8 @@ impl<G: Game> Env for Ragen<G> {
                 break;
             }
         }
-        let truncated =
-            !game_over && (self.actions_used >= self.cfg.max_actions || self.turns >= self.cfg.max_turns);
+        let truncated = !game_over
+            && (self.actions_used >= self.cfg.max_actions || self.turns >= self.cfg.max_turns);
         self.done = game_over || truncated;
         let (observation, key) = self.text();
         Step {
@@ -252,7 +274,7 @@ impl<G: Game> Env for Ragen<G> {
     }
 
     fn instructions(&self) -> Text {
-        Text::Owned(self.cfg.instructions.clone())
+        Text::Borrowed(self.cfg.instructions)
     }
 
     fn budget_left(&self) -> Option<u32> {
@@ -267,6 +289,7 @@ impl<G: Game> Env for Ragen<G> {
         }
         let plan = self.game.plan(
             self.cfg.max_actions - self.actions_used,
+            self.cfg.max_turns.saturating_sub(self.turns),
             self.cfg.max_actions_per_turn,
         );
         let names = self.game.action_names();

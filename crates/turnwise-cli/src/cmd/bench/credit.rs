@@ -6,6 +6,7 @@
 //! of what building the cases allocated).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::mem::size_of;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -169,6 +170,8 @@ pub fn run(args: Args) -> Result<i32> {
     for m in &args.methods {
         registry::get(m)?;
     }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     let live0 = alloc::live();
     let t0 = Instant::now();
     let mut cases = all_cases(args.scale);
@@ -178,7 +181,8 @@ pub fn run(args: Args) -> Result<i32> {
         bail!("no benchmark case for the given --method");
     }
     let estimated: usize = cases.iter().map(|c| batch_bytes(&c.batch)).sum();
-    println!(
+    writeln!(
+        out,
         "built {} case(s) in {:.1} s; allocator counted {:.1} MiB for all cases, estimate for the selected batches {:.1} MiB{}",
         cases.len(),
         t0.elapsed().as_secs_f64(),
@@ -189,7 +193,7 @@ pub fn run(args: Args) -> Result<i32> {
         } else {
             ""
         }
-    );
+    )?;
     if let Some(dir) = &args.export {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let b = cases
@@ -204,7 +208,8 @@ pub fn run(args: Args) -> Result<i32> {
             .map_or(&cases[0].batch, |c| &c.batch);
         export_batch(dir, b)?;
     }
-    println!(
+    writeln!(
+        out,
         "{:<14} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>6} {:>10} {:>8}",
         "method",
         "turns",
@@ -216,13 +221,14 @@ pub fn run(args: Args) -> Result<i32> {
         "result",
         "extra MiB",
         "of batch"
-    );
+    )?;
     let mut failed = 0;
     for c in &cases {
         let (r, values) = time_case(c, args.runs)?;
         let pass = r.cpu <= r.target;
         failed += usize::from(!pass);
-        println!(
+        writeln!(
+            out,
             "{:<14} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>9.1} {:>7.1} {:>6} {:>10.1} {:>7.1}%",
             r.method,
             r.turns,
@@ -234,13 +240,14 @@ pub fn run(args: Args) -> Result<i32> {
             if pass { "pass" } else { "FAIL" },
             mib(r.peak_extra),
             100.0 * r.peak_extra as f64 / r.batch as f64,
-        );
+        )?;
         if let Some(dir) = &args.export {
             npy::write_f64(&dir.join(format!("adv_{}.npy", r.method)), &values)?;
         }
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
+    writeln!(
+        out,
         "times: median of {} runs after a warm-up; result and turns/s use the thread's CPU time \
          (equal to wall time on an idle core; load average now: {})",
         args.runs,
@@ -248,9 +255,10 @@ pub fn run(args: Args) -> Result<i32> {
             .take(3)
             .collect::<Vec<_>>()
             .join(" ")
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "peak extra = heap high-water mark of one run above the live heap before it (counting allocator; the output is included), as a share of the case's batch (estimated bytes)"
-    );
+    )?;
     Ok(i32::from(failed > 0))
 }

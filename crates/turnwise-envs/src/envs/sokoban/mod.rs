@@ -50,6 +50,7 @@ pub struct Sokoban {
     pub max_steps: usize,
     vocab: &'static [&'static str; 7],
     level: Level,
+    fallback: Level,
     targets: Vec<u8>,
     steps: usize,
     seed: u64,
@@ -70,23 +71,24 @@ impl Sokoban {
     }
 }
 
+/// Generates the level of `seed`, reseeding at most `attempts` times.
+fn generate(g: &Sokoban, seed: u64, attempts: usize) -> Option<Level> {
+    let mut rng = episode_rng("ragen/sokoban", seed);
+    for _ in 0..attempts {
+        if let Some(l) = gen::try_generate(g.dim, g.dim, g.num_boxes, g.search_depth, &mut rng) {
+            return Some(l);
+        }
+        rng = turnwise_core::seed::Rng::seed_from_u64(rand::Rng::random(&mut rng));
+    }
+    None
+}
+
 impl Game for Sokoban {
     fn reset(&mut self, seed: u64) {
         self.seed = seed;
-        let mut rng = episode_rng("ragen/sokoban", seed);
-        // RAGEN reseeds on generation failure; so do we, with a derived stream.
-        let level = loop {
-            if let Some(l) = gen::try_generate(
-                self.dim,
-                self.dim,
-                self.num_boxes,
-                self.search_depth,
-                &mut rng,
-            ) {
-                break l;
-            }
-            rng = turnwise_core::seed::Rng::seed_from_u64(rand::Rng::random(&mut rng));
-        };
+        // RAGEN reseeds on generation failure; so do we, with a derived stream. Settings
+        // that never generate were rejected by `make`; the cap is a last resort.
+        let level = generate(self, seed, 10_000).unwrap_or_else(|| self.fallback.clone());
         self.targets = (0..level.fixed.len() as u8)
             .filter(|i| level.fixed[*i as usize] == TARGET)
             .collect();
@@ -172,10 +174,10 @@ impl Game for Sokoban {
         }
     }
 
-    fn plan(&self, budget: usize, max_len: usize) -> Vec<usize> {
+    fn plan(&self, budget: usize, _turns: usize, max_len: usize) -> Vec<usize> {
         let l = &self.level;
-        let mut p = solve::shortest(&l.fixed, l.w, &self.targets, l.player, &l.boxes)
-            .unwrap_or_default();
+        let mut p =
+            solve::shortest(&l.fixed, l.w, &self.targets, l.player, &l.boxes).unwrap_or_default();
         p.truncate(max_len.min(budget));
         p
     }
@@ -215,8 +217,9 @@ fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
         .map(|(s, n)| format!("{s}: {n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let cfg = TurnConfig::from_options(opts, INSTRUCTION, Some(&legend), Some(&ACTIONS.join(", ")))?;
-    let game = Sokoban {
+    let cfg =
+        TurnConfig::from_options(opts, INSTRUCTION, Some(&legend), Some(&ACTIONS.join(", ")))?;
+    let mut game = Sokoban {
         dim,
         num_boxes,
         search_depth,
@@ -229,10 +232,24 @@ fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
             boxes: vec![],
             player: 0,
         },
+        fallback: Level {
+            h: 0,
+            w: 0,
+            fixed: vec![],
+            boxes: vec![],
+            player: 0,
+        },
         targets: vec![],
         steps: 0,
         seed: 0,
     };
+    game.fallback = generate(&game, 0, 200).ok_or_else(|| {
+        opts.bad(
+            "num_boxes",
+            &num_boxes.to_string(),
+            &format!("a box count that fits a {dim}x{dim} room (no level could be generated)"),
+        )
+    })?;
     Ok(Box::new(Ragen::new(game, cfg)))
 }
 

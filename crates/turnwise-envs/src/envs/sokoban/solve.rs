@@ -19,7 +19,13 @@ fn pack(player: u8, boxes: &[u8]) -> u64 {
 
 /// The shortest action sequence (indices into up, down, left, right) from `player` and
 /// `boxes` to all boxes on targets, or `None` if none exists within [`MAX_STATES`].
-pub fn shortest(fixed: &[u8], w: usize, targets: &[u8], player: u8, boxes: &[u8]) -> Option<Vec<usize>> {
+pub fn shortest(
+    fixed: &[u8],
+    w: usize,
+    targets: &[u8],
+    player: u8,
+    boxes: &[u8],
+) -> Option<Vec<usize>> {
     let solved = |b: &[u8]| b.iter().all(|x| targets.contains(x));
     if solved(boxes) {
         return Some(vec![]);

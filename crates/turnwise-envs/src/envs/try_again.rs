@@ -1,0 +1,211 @@
+//! `try-again`: UFO's unary-feedback wrapper (spec §4; `lichengliu03/unary-feedback`,
+//! `ragen/env/metamathqa/env.py`): a single-answer task becomes up to `max_attempts`
+//! attempts. A wrong answer gets only `"Incorrect. Please think again."`; a right one gets
+//! `"Correct!"` and ends the episode. Reward `gamma^k` for a correct answer at attempt k
+//! (0-based, γ = 0.5), else 0; when the episode ends, `λ·(1 − E/T)` is subtracted
+//! (λ = 0.5, E = distinct answers after trimming and lowercasing, T = valid answers).
+//!
+//! Generic over any registered environment whose episodes are one step: the inner env is
+//! reset with the episode's seed for every attempt (same question), and its `info.success`
+//! decides correctness.
+
+use std::collections::HashSet;
+
+use crate::env::{Env, Info, Observation, Step, Text};
+use crate::error::EnvError;
+use crate::options::{OptionKind, OptionSpec, Options};
+use crate::registry::{self, EnvSpec};
+
+/// The try-again wrapper.
+pub struct TryAgain {
+    inner: Box<dyn Env>,
+    max_attempts: usize,
+    feedback: String,
+    correct: String,
+    gamma: f64,
+    lambda: f64,
+    seed: u64,
+    attempts: usize,
+    answers: Vec<String>,
+    question: Text,
+    done: bool,
+}
+
+impl TryAgain {
+    fn repetition_penalty(&self) -> f64 {
+        if self.answers.is_empty() {
+            return 0.0;
+        }
+        let distinct: HashSet<&String> = self.answers.iter().collect();
+        self.lambda * (1.0 - distinct.len() as f64 / self.answers.len() as f64)
+    }
+}
+
+impl Env for TryAgain {
+    fn reset(&mut self, seed: u64) -> Observation {
+        self.seed = seed;
+        self.attempts = 0;
+        self.answers.clear();
+        self.done = false;
+        let o = self.inner.reset(seed);
+        self.question = o.text.clone();
+        o
+    }
+
+    fn step(&mut self, action: &str) -> Step {
+        if self.done {
+            return Step {
+                terminated: true,
+                ..Step::default()
+            };
+        }
+        if self.attempts > 0 {
+            self.inner.reset(self.seed);
+        }
+        let inner = self.inner.step(action);
+        let k = self.attempts;
+        self.attempts += 1;
+        if inner.info.action_valid {
+            self.answers.push(action.trim().to_lowercase());
+        }
+        let correct = inner.info.success;
+        let terminated = correct;
+        let truncated = !correct && self.attempts >= self.max_attempts;
+        self.done = terminated || truncated;
+        let mut reward = if correct {
+            self.gamma.powi(k as i32)
+        } else {
+            0.0
+        };
+        if self.done {
+            reward -= self.repetition_penalty();
+        }
+        Step {
+            observation: Text::Owned(if correct {
+                self.correct.clone()
+            } else {
+                self.feedback.clone()
+            }),
+            reward,
+            terminated,
+            truncated,
+            info: Info {
+                success: correct,
+                action_valid: inner.info.action_valid,
+                action_effective: inner.info.action_valid,
+                ground_truth: inner.info.ground_truth,
+                state_key: Some(Text::Owned(format!("{}#{}", self.question, self.attempts))),
+            },
+        }
+    }
+
+    fn instructions(&self) -> Text {
+        self.inner.instructions()
+    }
+
+    fn stop(&self) -> Option<&'static str> {
+        self.inner.stop()
+    }
+
+    fn budget_left(&self) -> Option<u32> {
+        Some((self.max_attempts - self.attempts) as u32)
+    }
+
+    /// The inner task's expert answer (right at the first attempt).
+    fn expert_action(&self) -> Option<String> {
+        if self.done {
+            None
+        } else {
+            self.inner.expert_action()
+        }
+    }
+
+    fn action_space(&self) -> Vec<Text> {
+        self.inner.action_space()
+    }
+}
+
+fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
+    let inner_name = opts.str("inner");
+    if inner_name == SPEC.name {
+        return Err(opts.bad(
+            "inner",
+            inner_name,
+            "a single-answer environment other than try-again",
+        ));
+    }
+    let inner_opts: Vec<String> = opts
+        .str("inner_options")
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let inner = registry::make_from_strings(inner_name, &inner_opts)?;
+    Ok(Box::new(TryAgain {
+        inner,
+        max_attempts: opts.count("max_attempts", 1, 1000)?,
+        feedback: opts.str("feedback").to_owned(),
+        correct: opts.str("correct_feedback").to_owned(),
+        gamma: opts.float("gamma"),
+        lambda: opts.float("repetition_penalty"),
+        seed: 0,
+        attempts: 0,
+        answers: vec![],
+        question: Text::Borrowed(""),
+        done: true,
+    }))
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "inner",
+        kind: OptionKind::Str,
+        default: "math/arith",
+        doc: "the single-answer environment to wrap",
+    },
+    OptionSpec {
+        name: "inner_options",
+        kind: OptionKind::Str,
+        default: "",
+        doc: "options of the inner environment, `K=V;K=V`",
+    },
+    OptionSpec {
+        name: "max_attempts",
+        kind: OptionKind::Int,
+        default: "5",
+        doc: "UFO max_turn / max_actions_per_traj",
+    },
+    OptionSpec {
+        name: "feedback",
+        kind: OptionKind::Str,
+        default: "Incorrect. Please think again.",
+        doc: "unary feedback after a wrong answer (UFO code; the paper says \"Let's try again.\")",
+    },
+    OptionSpec {
+        name: "correct_feedback",
+        kind: OptionKind::Str,
+        default: "Correct!",
+        doc: "text after a correct answer",
+    },
+    OptionSpec {
+        name: "gamma",
+        kind: OptionKind::Float,
+        default: "0.5",
+        doc: "reward decay: a correct answer at attempt k earns gamma^k",
+    },
+    OptionSpec {
+        name: "repetition_penalty",
+        kind: OptionKind::Float,
+        default: "0.5",
+        doc: "lambda of the end-of-episode penalty lambda*(1 - distinct/valid answers)",
+    },
+];
+
+/// `try-again`.
+pub static SPEC: EnvSpec = EnvSpec {
+    name: "try-again",
+    doc: "UFO try-again wrapper over a single-answer env: up to 5 attempts, feedback `Incorrect. Please think again.`, reward 0.5^k, repetition penalty 0.5*(1-E/T).",
+    options: OPTIONS,
+    make,
+};
