@@ -162,3 +162,40 @@ fn methods_needing_fields_the_trainer_lacks_are_rejected() {
     }
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+#[test]
+fn every_objective_variant_trains_a_step_with_finite_loss() {
+    let variants: &[&[&str]] = &[
+        &[
+            "loss.objective=disco",
+            "loss.disco.scoring=Lratio",
+            "loss.disco.tau=1.0",
+        ],
+        &["loss.ratio=sequence", "loss.agg=seq-mean-token-mean"],
+        &[
+            "loss.kl=k3",
+            "loss.kl_coef=0.04",
+            "loss.agg=seq-mean-token-sum",
+        ],
+        &["loss.kl=k1", "loss.kl_coef=0.1", "loss.kl_in_reward=true"],
+        &[
+            "loss.epo.max_steps=4",
+            "loss.dual_clip=3.0",
+            "loss.agg=seq-mean-token-sum-norm",
+        ],
+        &["loss.over_turn_mask=true", "credit.method=dr_grpo"],
+    ];
+    for (i, v) in variants.iter().enumerate() {
+        let mut sets = vec!["run.steps=1"];
+        sets.extend_from_slice(v);
+        let tmp = std::env::temp_dir().join(format!("tw-variant-{}-{i}", std::process::id()));
+        let mut t = Trainer::start(tiny(&sets), &tmp, |_, _| {}).unwrap();
+        let m = t.step().unwrap();
+        assert!(
+            m.loss.is_finite() && m.grad_norm.is_finite(),
+            "{v:?}: {m:?}"
+        );
+        assert_eq!(m.skipped, 0, "{v:?}");
+        std::fs::remove_dir_all(&tmp).ok();
+    }
+}
