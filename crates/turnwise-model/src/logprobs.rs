@@ -63,7 +63,7 @@ impl SeqBatch {
 /// Per-token statistics aligned with the input tokens: column t scores token t given the
 /// tokens before it; column 0 (no context) is 0.
 pub struct TokenStats {
-    /// log π_θ(x_t | x_<t), [B, T] f32.
+    /// log π_θ(x_t | x_<t), [B, T] f32 (f64 for an f64 model).
     pub logprobs: Tensor,
     /// H(π_θ(· | x_<t)) = −Σ_v π log π, [B, T] f32, when requested.
     pub entropy: Option<Tensor>,
@@ -91,17 +91,19 @@ impl Policy {
         let (b, t) = (ids.size()[0], ids.size()[1]);
         let hidden = self.forward_hidden(ids, positions, keep, None)?;
         let logits = self.logits(&hidden.f_narrow(1, 0, t - 1)?)?;
-        let mut logits = logits.f_to_kind(Kind::Float)?;
+        // Softmax in at least f32 (bf16 logits are upcast; f64 stays f64 for gradient checks).
+        let acc = if logits.kind() == Kind::Double { Kind::Double } else { Kind::Float };
+        let mut logits = logits.f_to_kind(acc)?;
         if temperature != 1.0 {
             logits = logits.f_div_scalar(temperature)?;
         }
-        let logp = logits.f_log_softmax(-1, Kind::Float)?;
+        let logp = logits.f_log_softmax(-1, acc)?;
         let targets = ids.f_narrow(1, 1, t - 1)?.f_unsqueeze(-1)?;
         let lp = logp.f_gather(-1, &targets, false)?.f_squeeze_dim(-1)?;
-        let zero = Tensor::f_zeros([b, 1], (Kind::Float, ids.device()))?;
+        let zero = Tensor::f_zeros([b, 1], (acc, ids.device()))?;
         let logprobs = Tensor::f_cat(&[&zero, &lp], 1)?;
         let entropy = if with_entropy {
-            let h = logp.f_exp()?.f_mul(&logp)?.f_sum_dim_intlist(-1, false, Kind::Float)?.f_neg()?;
+            let h = logp.f_exp()?.f_mul(&logp)?.f_sum_dim_intlist(-1, false, acc)?.f_neg()?;
             Some(Tensor::f_cat(&[&zero, &h], 1)?)
         } else {
             None
@@ -125,6 +127,6 @@ impl Policy {
         let batch = SeqBatch::right_padded(&[tokens.to_vec()], 0, self.device())?;
         let stats = tch::no_grad(|| self.token_logprobs(&batch.ids, &batch.positions, None, 1.0, false))?;
         let lp = stats.logprobs.f_narrow(1, 1, tokens.len() as i64 - 1)?.f_flatten(0, -1)?;
-        Ok(Vec::<f32>::try_from(&lp.f_to_device(Device::Cpu)?)?)
+        Ok(Vec::<f32>::try_from(&lp.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?)?)
     }
 }
