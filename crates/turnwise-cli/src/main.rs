@@ -19,13 +19,22 @@ enum Command {
     Advantages(cmd::advantages::Args),
     /// List every registered credit-assignment method with its paper and parameters.
     Methods(cmd::methods::Args),
+    /// The policy model: score token ids, sample, create checkpoints.
+    #[command(subcommand)]
+    Model(cmd::model::Model),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(cmd::bench::Bench),
 }
 
 fn main() {
     let cli = Cli::parse();
+    turnwise_model::memory::pin_mmap_threshold(turnwise_model::memory::DEFAULT_MMAP_THRESHOLD);
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Methods(a) => cmd::methods::run(a),
+        Command::Model(m) => cmd::model::run(m),
+        Command::Bench(b) => cmd::bench::run(b),
     };
     match code {
         Ok(code) => std::process::exit(code),

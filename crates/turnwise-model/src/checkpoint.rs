@@ -78,13 +78,14 @@ pub fn read_dir(dir: &Path) -> Result<HashMap<String, Tensor>> {
             field: ".".into(),
             message: e.to_string(),
         })?;
-        let map = v.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| {
-            ModelError::Config {
+        let map = v
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| ModelError::Config {
                 path: index.clone(),
                 field: "weight_map".into(),
                 message: "missing or not an object".into(),
-            }
-        })?;
+            })?;
         let mut files: Vec<String> = map
             .values()
             .map(|f| f.as_str().map(str::to_string))

@@ -259,10 +259,17 @@ impl ModelConfig {
         );
         let (q, kv) = (self.num_attention_heads * h, self.num_kv_heads() * h);
         let b = self.biases();
-        let attn = d * q + 2 * d * kv + q * d + if b.qkv { q + 2 * kv } else { 0 } + if b.o { d } else { 0 };
+        let attn = d * q
+            + 2 * d * kv
+            + q * d
+            + if b.qkv { q + 2 * kv } else { 0 }
+            + if b.o { d } else { 0 };
         let mlp = 3 * d * f + if b.mlp { 2 * f + d } else { 0 };
         let layer = attn + mlp + 2 * d;
-        v * d + self.num_hidden_layers * layer + d + if self.tie_word_embeddings { 0 } else { v * d }
+        v * d
+            + self.num_hidden_layers * layer
+            + d
+            + if self.tie_word_embeddings { 0 } else { v * d }
     }
 }
 
@@ -344,7 +351,10 @@ mod tests {
         let text = "{\n \"model_type\": \"llama\",\n \"vocab_size\": \"many\"\n}";
         let e = ModelConfig::from_json(text, Path::new("x/config.json")).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("x/config.json:3:") && s.contains("vocab_size"), "{s}");
+        assert!(
+            s.contains("x/config.json:3:") && s.contains("vocab_size"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -361,7 +371,14 @@ mod tests {
         // embed + lm_head 2·512·256, per layer 4·256² + 3·256·1024 + 2·256, final norm 256.
         let per_layer = 4 * 256 * 256 + 3 * 256 * 1024 + 2 * 256;
         assert_eq!(c.num_parameters(), 2 * 512 * 256 + 4 * per_layer + 256);
-        assert_eq!(c.biases(), Biases { qkv: false, o: false, mlp: false });
+        assert_eq!(
+            c.biases(),
+            Biases {
+                qkv: false,
+                o: false,
+                mlp: false
+            }
+        );
         let q = ModelConfig::preset("tiny-qwen2", None).unwrap();
         assert!(q.biases().qkv && !q.biases().o);
     }
@@ -374,7 +391,10 @@ mod tests {
         let c = ModelConfig::from_json(text, Path::new("c.json")).unwrap();
         assert_eq!(c.eos_token_ids(), vec![3, 4]);
         let back = ModelConfig::from_json(&c.to_json("float32"), Path::new("c.json")).unwrap();
-        assert_eq!(back.extra.get("sliding_window"), Some(&serde_json::json!(4096)));
+        assert_eq!(
+            back.extra.get("sliding_window"),
+            Some(&serde_json::json!(4096))
+        );
         assert_eq!(back.num_kv_heads(), 1);
     }
 }

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn parses_devices_and_dtypes() {
         assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
-        assert!(parse_device("tpu").unwrap_err().to_string().contains("device"));
+        assert!(parse_device("tpu")
+            .unwrap_err()
+            .to_string()
+            .contains("device"));
         assert!(parse_device("cuda:x").is_err());
         if tch::Cuda::device_count() == 0 {
             let e = parse_device("cuda:0").unwrap_err().to_string();

@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod logprobs;
 pub mod lora;
+pub mod memory;
 pub mod model;
 pub mod sample;
 pub mod tokenizer;

@@ -21,7 +21,10 @@ impl SeqBatch {
     pub fn right_padded(seqs: &[Vec<u32>], pad_id: u32, device: Device) -> Result<Self> {
         let t = seqs.iter().map(Vec::len).max().unwrap_or(0);
         if seqs.is_empty() || t == 0 {
-            return Err(ModelError::option("sequences", "empty batch or empty sequences"));
+            return Err(ModelError::option(
+                "sequences",
+                "empty batch or empty sequences",
+            ));
         }
         let mut flat = Vec::with_capacity(seqs.len() * t);
         for s in seqs {
@@ -29,7 +32,9 @@ impl SeqBatch {
             flat.extend(std::iter::repeat_n(pad_id as i64, t - s.len()));
         }
         let b = seqs.len() as i64;
-        let ids = Tensor::f_from_slice(&flat)?.f_view([b, t as i64])?.f_to_device(device)?;
+        let ids = Tensor::f_from_slice(&flat)?
+            .f_view([b, t as i64])?
+            .f_to_device(device)?;
         let positions = Tensor::f_arange(t as i64, (Kind::Int64, device))?
             .f_unsqueeze(0)?
             .f_expand([b, t as i64], false)?;
@@ -49,7 +54,11 @@ impl SeqBatch {
             if w.len() != self.lengths.get(b).copied().unwrap_or(usize::MAX) {
                 return Err(ModelError::option(
                     "loss_mask",
-                    format!("row {b} has {} weights for {:?} tokens", w.len(), self.lengths.get(b)),
+                    format!(
+                        "row {b} has {} weights for {:?} tokens",
+                        w.len(),
+                        self.lengths.get(b)
+                    ),
                 ));
             }
             flat[b * t..b * t + w.len()].copy_from_slice(w);
@@ -86,13 +95,20 @@ impl Policy {
         with_entropy: bool,
     ) -> Result<TokenStats> {
         if !(temperature > 0.0 && temperature.is_finite()) {
-            return Err(ModelError::option("temperature", "must be positive for scoring"));
+            return Err(ModelError::option(
+                "temperature",
+                "must be positive for scoring",
+            ));
         }
         let (b, t) = (ids.size()[0], ids.size()[1]);
         let hidden = self.forward_hidden(ids, positions, keep, None)?;
         let logits = self.logits(&hidden.f_narrow(1, 0, t - 1)?)?;
         // Softmax in at least f32 (bf16 logits are upcast; f64 stays f64 for gradient checks).
-        let acc = if logits.kind() == Kind::Double { Kind::Double } else { Kind::Float };
+        let acc = if logits.kind() == Kind::Double {
+            Kind::Double
+        } else {
+            Kind::Float
+        };
         let mut logits = logits.f_to_kind(acc)?;
         if temperature != 1.0 {
             logits = logits.f_div_scalar(temperature)?;
@@ -103,7 +119,11 @@ impl Policy {
         let zero = Tensor::f_zeros([b, 1], (acc, ids.device()))?;
         let logprobs = Tensor::f_cat(&[&zero, &lp], 1)?;
         let entropy = if with_entropy {
-            let h = logp.f_exp()?.f_mul(&logp)?.f_sum_dim_intlist(-1, false, acc)?.f_neg()?;
+            let h = logp
+                .f_exp()?
+                .f_mul(&logp)?
+                .f_sum_dim_intlist(-1, false, acc)?
+                .f_neg()?;
             Some(Tensor::f_cat(&[&zero, &h], 1)?)
         } else {
             None
@@ -125,8 +145,14 @@ impl Policy {
             ));
         }
         let batch = SeqBatch::right_padded(&[tokens.to_vec()], 0, self.device())?;
-        let stats = tch::no_grad(|| self.token_logprobs(&batch.ids, &batch.positions, None, 1.0, false))?;
-        let lp = stats.logprobs.f_narrow(1, 1, tokens.len() as i64 - 1)?.f_flatten(0, -1)?;
-        Ok(Vec::<f32>::try_from(&lp.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?)?)
+        let stats =
+            tch::no_grad(|| self.token_logprobs(&batch.ids, &batch.positions, None, 1.0, false))?;
+        let lp = stats
+            .logprobs
+            .f_narrow(1, 1, tokens.len() as i64 - 1)?
+            .f_flatten(0, -1)?;
+        Ok(Vec::<f32>::try_from(
+            &lp.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?,
+        )?)
     }
 }

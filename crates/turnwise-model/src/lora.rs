@@ -13,7 +13,13 @@ use tch::{Device, Tensor};
 
 /// The projections an adapter may target (Hugging Face short names).
 pub const TARGETS: [&str; 7] = [
-    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
 ];
 
 /// Adapter shape and placement.
@@ -54,7 +60,10 @@ impl Policy {
             ));
         }
         if self.has_lora() {
-            return Err(ModelError::option("lora", "adapters already attached; merge them first"));
+            return Err(ModelError::option(
+                "lora",
+                "adapters already attached; merge them first",
+            ));
         }
         self.var_store_mut().freeze();
         let (kind, device) = (self.dtype().kind(), self.device());
@@ -73,7 +82,10 @@ impl Policy {
                 let a: Vec<f32> = (0..r * inp)
                     .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * bound) as f32)
                     .collect();
-                let a = Tensor::f_from_slice(&a)?.f_view([r, inp])?.f_to_kind(kind)?.f_to_device(device)?;
+                let a = Tensor::f_from_slice(&a)?
+                    .f_view([r, inp])?
+                    .f_to_kind(kind)?
+                    .f_to_device(device)?;
                 let b = Tensor::f_zeros([out, r], (kind, device))?;
                 let a = add_var(&root, &format!("{}.lora_A.weight", lin.name), a, true);
                 let b = add_var(&root, &format!("{}.lora_B.weight", lin.name), b, true);
@@ -93,7 +105,9 @@ impl Policy {
 
     /// Whether any adapter is attached.
     pub fn has_lora(&self) -> bool {
-        self.layers.iter().any(|l| l.linears().iter().any(|(_, x)| x.lora.is_some()))
+        self.layers
+            .iter()
+            .any(|l| l.linears().iter().any(|(_, x)| x.lora.is_some()))
     }
 
     /// Folds every adapter into its projection (`W ← W + (α/r)·BA`) and detaches it; the
@@ -120,8 +134,14 @@ impl Policy {
             for (_, lin) in layer.linears() {
                 if let Some(l) = &lin.lora {
                     let p = format!("base_model.model.{}", lin.name);
-                    tensors.push((format!("{p}.lora_A.weight"), l.a.f_detach()?.f_to_device(Device::Cpu)?));
-                    tensors.push((format!("{p}.lora_B.weight"), l.b.f_detach()?.f_to_device(Device::Cpu)?));
+                    tensors.push((
+                        format!("{p}.lora_A.weight"),
+                        l.a.f_detach()?.f_to_device(Device::Cpu)?,
+                    ));
+                    tensors.push((
+                        format!("{p}.lora_B.weight"),
+                        l.b.f_detach()?.f_to_device(Device::Cpu)?,
+                    ));
                 }
             }
         }

@@ -88,7 +88,14 @@ fn sampled_logprobs_match_teacher_forcing_and_truncation_mass() {
     let again = p.generate(&prompts, &cfg, None).unwrap();
     assert_eq!(gens, again, "same seed, same result");
     let other = p
-        .generate(&prompts, &SamplingConfig { seed: 43, ..cfg.clone() }, None)
+        .generate(
+            &prompts,
+            &SamplingConfig {
+                seed: 43,
+                ..cfg.clone()
+            },
+            None,
+        )
         .unwrap();
     assert_ne!(gens, other);
 }
@@ -109,14 +116,23 @@ fn multi_turn_session_matches_scoring_the_whole_transcript() {
     // Ragged observations, then a second turn.
     s.append(&[vec![20, 21], vec![30, 31, 32, 33]]).unwrap();
     let t2 = s.generate(&cfg, None).unwrap();
-    assert!(s.cache().capacity() >= s.cache().len(), "cache grew in place");
-    let rows = [(vec![3, 4, 5], vec![20, 21]), (vec![9], vec![30, 31, 32, 33])];
+    assert!(
+        s.cache().capacity() >= s.cache().len(),
+        "cache grew in place"
+    );
+    let rows = [
+        (vec![3, 4, 5], vec![20, 21]),
+        (vec![9], vec![30, 31, 32, 33]),
+    ];
     for (r, (prompt, obs)) in rows.iter().enumerate() {
         let mut seq = prompt.clone();
         let mut check = |seq: &mut Vec<u32>, g: &turnwise_model::Generation| {
             for (i, &tok) in g.tokens.iter().enumerate() {
                 let lp = full_logp(&p, seq, 1.0);
-                assert!((g.logprobs_raw[i] - lp[tok as usize]).abs() < 1e-4, "row {r}");
+                assert!(
+                    (g.logprobs_raw[i] - lp[tok as usize]).abs() < 1e-4,
+                    "row {r}"
+                );
                 seq.push(tok);
             }
         };
@@ -150,15 +166,31 @@ fn stop_tokens_and_stop_strings_end_rows() {
         stop_strings: vec![word.clone()],
         ..greedy
     };
-    let g = p.generate(&[vec![5, 6]], &cfg, Some(&tok)).unwrap().remove(0);
-    let first = free.tokens.iter().position(|&t| format!("w{t}").contains(&word)).unwrap();
+    let g = p
+        .generate(&[vec![5, 6]], &cfg, Some(&tok))
+        .unwrap()
+        .remove(0);
+    let first = free
+        .tokens
+        .iter()
+        .position(|&t| format!("w{t}").contains(&word))
+        .unwrap();
     assert_eq!(g.tokens, free.tokens[..=first].to_vec());
     assert_eq!(g.stop_reason, StopReason::StopString(word));
     let e = p
-        .generate(&[vec![5]], &SamplingConfig { top_p: 0.0, ..Default::default() }, None)
+        .generate(
+            &[vec![5]],
+            &SamplingConfig {
+                top_p: 0.0,
+                ..Default::default()
+            },
+            None,
+        )
         .unwrap_err();
     assert!(e.to_string().contains("top-p"));
-    let e = p.generate(&[vec![500]], &Default::default(), None).unwrap_err();
+    let e = p
+        .generate(&[vec![500]], &Default::default(), None)
+        .unwrap_err();
     assert!(e.to_string().contains("vocabulary"));
 }
 
@@ -177,15 +209,23 @@ fn sampling_frequencies_follow_the_truncated_distribution() {
     let gens = p.generate(&prompts, &cfg, None).unwrap();
     let mut counts = std::collections::HashMap::<u32, (usize, f32)>::new();
     for g in &gens {
-        let e = counts.entry(g.tokens[0]).or_insert((0, g.logprobs_trunc[0]));
+        let e = counts
+            .entry(g.tokens[0])
+            .or_insert((0, g.logprobs_trunc[0]));
         e.0 += 1;
     }
     assert!(counts.len() <= 5);
     let total: f32 = counts.values().map(|c| c.1.exp()).sum();
-    assert!((total - 1.0).abs() < 1e-3, "kept tokens' truncated mass sums to 1");
+    assert!(
+        (total - 1.0).abs() < 1e-3,
+        "kept tokens' truncated mass sums to 1"
+    );
     for (tok, (c, lp)) in counts {
         let (f, q) = (c as f64 / n as f64, (lp as f64).exp());
-        assert!((f - q).abs() < 4.0 * (q * (1.0 - q) / n as f64).sqrt() + 1e-3, "token {tok}: {f} vs {q}");
+        assert!(
+            (f - q).abs() < 4.0 * (q * (1.0 - q) / n as f64).sqrt() + 1e-3,
+            "token {tok}: {f} vs {q}"
+        );
     }
     let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
 }

@@ -46,13 +46,19 @@ fn batched_right_padded_scoring_matches_single_sequences() {
             .unwrap()
     });
     for (b, (s, r)) in seqs.iter().zip(&refs).enumerate() {
-        let row = stats.logprobs.get(b as i64).narrow(0, 1, s.len() as i64 - 1);
+        let row = stats
+            .logprobs
+            .get(b as i64)
+            .narrow(0, 1, s.len() as i64 - 1);
         let row: Vec<f32> = Vec::try_from(&row).unwrap();
         assert!(max_diff(&row, r) < 1e-4);
     }
     let ent = stats.entropy.unwrap();
     let (lo, hi) = (ent.min().double_value(&[]), ent.max().double_value(&[]));
-    assert!(lo >= 0.0 && hi <= (128f64).ln() + 1e-4, "entropy in [0, ln V]: {lo} {hi}");
+    assert!(
+        lo >= 0.0 && hi <= (128f64).ln() + 1e-4,
+        "entropy in [0, ln V]: {lo} {hi}"
+    );
 }
 
 #[test]

@@ -21,7 +21,9 @@ fn small(tied: bool) -> Policy {
 }
 
 fn objective(p: &Policy, batch: &SeqBatch, mask: &Tensor) -> Tensor {
-    let s = p.token_logprobs(&batch.ids, &batch.positions, None, 1.0, true).unwrap();
+    let s = p
+        .token_logprobs(&batch.ids, &batch.positions, None, 1.0, true)
+        .unwrap();
     let lp = s.logprobs.to_kind(Kind::Double);
     let ent = s.entropy.unwrap().to_kind(Kind::Double);
     let total: Tensor = (lp + ent * 0.1) * mask;
@@ -48,7 +50,10 @@ fn gradients_match_finite_differences_for_every_parameter() {
             let v = &vars[name];
             let g = v.grad();
             assert!(g.defined(), "{name}: no gradient");
-            assert!(g.abs().sum(Kind::Double).double_value(&[]) > 0.0, "{name}: zero gradient");
+            assert!(
+                g.abs().sum(Kind::Double).double_value(&[]) > 0.0,
+                "{name}: zero gradient"
+            );
             tch::manual_seed(i as i64);
             let dir = Tensor::randn(v.size(), (Kind::Double, Device::Cpu));
             let analytic = (&g * &dir).sum(Kind::Double).double_value(&[]);
@@ -64,7 +69,10 @@ fn gradients_match_finite_differences_for_every_parameter() {
             };
             let numeric = (f(eps) - f(-eps)) / (2.0 * eps);
             let rel = (analytic - numeric).abs() / analytic.abs().max(1e-3);
-            assert!(rel < 1e-5, "{name} (tied {tied}): analytic {analytic} numeric {numeric}");
+            assert!(
+                rel < 1e-5,
+                "{name} (tied {tied}): analytic {analytic} numeric {numeric}"
+            );
         }
     }
 }
@@ -82,32 +90,53 @@ fn lora_trains_only_adapters_and_merges_into_a_transformers_checkpoint() {
         seed: 1,
     };
     p.add_lora(&cfg).unwrap();
-    assert!(max_diff(&p.sequence_logprobs(&seqs[0]).unwrap(), &before) < 1e-6, "B = 0 at start");
+    assert!(
+        max_diff(&p.sequence_logprobs(&seqs[0]).unwrap(), &before) < 1e-6,
+        "B = 0 at start"
+    );
     let base_q = p.var_store().variables()["model.layers.0.self_attn.q_proj.weight"].copy();
     let adapters = turnwise_model::lora::trainable_elements(p.var_store());
-    assert_eq!(adapters, 2 * 4 * (64 + 64) + 2 * 4 * (64 + 32) + 2 * 4 * (160 + 64));
+    assert_eq!(
+        adapters,
+        2 * 4 * (64 + 64) + 2 * 4 * (64 + 32) + 2 * 4 * (160 + 64)
+    );
     let mut opt = nn::AdamW::default().build(p.var_store(), 1e-2).unwrap();
     let batch = SeqBatch::right_padded(&seqs, 0, Device::Cpu).unwrap();
     for _ in 0..5 {
-        let s = p.token_logprobs(&batch.ids, &batch.positions, None, 1.0, false).unwrap();
+        let s = p
+            .token_logprobs(&batch.ids, &batch.positions, None, 1.0, false)
+            .unwrap();
         let loss = -s.logprobs.sum(Kind::Float);
         opt.backward_step(&loss);
     }
     let vars = p.var_store().variables();
-    assert!(vars["model.layers.0.self_attn.q_proj.weight"].equal(&base_q), "base frozen");
+    assert!(
+        vars["model.layers.0.self_attn.q_proj.weight"].equal(&base_q),
+        "base frozen"
+    );
     let tuned = p.sequence_logprobs(&seqs[0]).unwrap();
-    assert!(max_diff(&tuned, &before) > 1e-3, "adapters changed the model");
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lora-{}", std::process::id()));
+    assert!(
+        max_diff(&tuned, &before) > 1e-3,
+        "adapters changed the model"
+    );
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("lora-{}", std::process::id()));
     p.save_lora_adapter(&out.join("adapter"), &cfg).unwrap();
     assert!(out.join("adapter/adapter_model.safetensors").exists());
     p.save(&out.join("merged")).unwrap();
     p.merge_lora().unwrap();
     assert!(!p.has_lora());
-    assert!(max_diff(&p.sequence_logprobs(&seqs[0]).unwrap(), &tuned) < 1e-4, "merge is exact");
+    assert!(
+        max_diff(&p.sequence_logprobs(&seqs[0]).unwrap(), &tuned) < 1e-4,
+        "merge is exact"
+    );
     let reloaded = Policy::load(&out.join("merged"), Device::Cpu, DType::F32).unwrap();
     assert!(max_diff(&reloaded.sequence_logprobs(&seqs[0]).unwrap(), &tuned) < 1e-4);
     let hf = hf_logprobs(&out.join("merged"), &seqs[0]);
-    assert!(max_diff(&hf, &tuned) < 1e-4, "transformers scores the merged export the same");
+    assert!(
+        max_diff(&hf, &tuned) < 1e-4,
+        "transformers scores the merged export the same"
+    );
 }
 
 #[test]
@@ -125,9 +154,18 @@ fn bf16_runs_close_to_f32_and_bad_checkpoints_are_named() {
     cfg["hidden_size"] = 32.into();
     std::fs::write(bad.join("config.json"), cfg.to_string()).unwrap();
     std::fs::copy(dir.join("model.safetensors"), bad.join("model.safetensors")).unwrap();
-    let e = Policy::load(&bad, Device::Cpu, DType::F32).err().unwrap().to_string();
-    assert!(e.contains("model.embed_tokens.weight") && e.contains("shape"), "{e}");
+    let e = Policy::load(&bad, Device::Cpu, DType::F32)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("model.embed_tokens.weight") && e.contains("shape"),
+        "{e}"
+    );
     std::fs::remove_file(bad.join("model.safetensors")).unwrap();
-    let e = Policy::load(&bad, Device::Cpu, DType::F32).err().unwrap().to_string();
+    let e = Policy::load(&bad, Device::Cpu, DType::F32)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("model.safetensors"), "{e}");
 }

@@ -26,7 +26,8 @@ fn build_mask(start: i64, t: i64, keep: Option<&Tensor>, device: tch::Device) ->
         Some(keep) => {
             let own = kidx.f_eq_tensor(&qslot)?.f_unsqueeze(0)?; // [1, T, S]
             let real = keep.f_unsqueeze(1)?.f_logical_or(&own)?; // [B, T, S]
-            real.f_logical_and(&causal.f_unsqueeze(0)?)?.f_unsqueeze(1)?
+            real.f_logical_and(&causal.f_unsqueeze(0)?)?
+                .f_unsqueeze(1)?
         }
     };
     Ok(AttnMask {

@@ -122,7 +122,10 @@ impl Attention {
             Some(c) => {
                 c.k.f_narrow(2, c.start, t)?.f_copy_(&k)?;
                 c.v.f_narrow(2, c.start, t)?.f_copy_(&v)?;
-                (c.k.f_narrow(2, 0, c.start + t)?, c.v.f_narrow(2, 0, c.start + t)?)
+                (
+                    c.k.f_narrow(2, 0, c.start + t)?,
+                    c.v.f_narrow(2, 0, c.start + t)?,
+                )
             }
         };
         let gqa = self.kv_heads != self.heads;

@@ -35,7 +35,9 @@ impl Linear {
         match &self.lora {
             None => Ok(y),
             Some(l) => {
-                let low = x.f_linear::<Tensor>(&l.a, None)?.f_linear::<Tensor>(&l.b, None)?;
+                let low = x
+                    .f_linear::<Tensor>(&l.a, None)?
+                    .f_linear::<Tensor>(&l.b, None)?;
                 Ok(y.f_add(&low.f_mul_scalar(l.scale)?)?)
             }
         }

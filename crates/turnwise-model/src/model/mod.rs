@@ -42,8 +42,14 @@ enum Init {
 
 /// Where parameters come from: a seeded initialiser or a checkpoint's tensors.
 enum Source<'a> {
-    Random { rng: turnwise_core::seed::Rng, std: f64 },
-    Checkpoint { tensors: &'a mut HashMap<String, Tensor>, dir: &'a Path },
+    Random {
+        rng: turnwise_core::seed::Rng,
+        std: f64,
+    },
+    Checkpoint {
+        tensors: &'a mut HashMap<String, Tensor>,
+        dir: &'a Path,
+    },
 }
 
 impl Source<'_> {
@@ -259,10 +265,16 @@ impl Policy {
     /// Every parameter of the base model under its Hugging Face name, with LoRA adapters
     /// merged into their projections (`W + (α/r)·BA`); what [`Policy::save`] writes.
     pub fn export_tensors(&self) -> Result<Vec<(String, Tensor)>> {
-        let mut out = vec![("model.embed_tokens.weight".to_string(), self.embed.f_detach()?)];
+        let mut out = vec![(
+            "model.embed_tokens.weight".to_string(),
+            self.embed.f_detach()?,
+        )];
         for (i, b) in self.layers.iter().enumerate() {
             let p = format!("model.layers.{i}");
-            out.push((format!("{p}.input_layernorm.weight"), b.input_norm.f_detach()?));
+            out.push((
+                format!("{p}.input_layernorm.weight"),
+                b.input_norm.f_detach()?,
+            ));
             out.push((
                 format!("{p}.post_attention_layernorm.weight"),
                 b.post_norm.f_detach()?,
@@ -288,8 +300,11 @@ impl Policy {
         let tensors = self.export_tensors()?;
         checkpoint::write_dir(dir, &tensors, max_shard_bytes)?;
         let path: PathBuf = dir.join("config.json");
-        turnwise_core::jsonl::write_atomic(&path, self.config.to_json(self.dtype.hf_name()).as_bytes())
-            .map_err(|e| ModelError::checkpoint(&path, e.to_string()))
+        turnwise_core::jsonl::write_atomic(
+            &path,
+            self.config.to_json(self.dtype.hf_name()).as_bytes(),
+        )
+        .map_err(|e| ModelError::checkpoint(&path, e.to_string()))
     }
 
     /// [`Policy::save_sharded`] with 5 GB shards.

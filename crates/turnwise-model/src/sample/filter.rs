@@ -23,13 +23,30 @@ pub fn draw(logits: &Tensor, cfg: &SamplingConfig, uniforms: &[f64]) -> Result<D
     let dev = logits.device();
     let cols: Tensor = if cfg.temperature == 0.0 {
         let tok = logits.f_argmax(-1, true)?;
-        let lp = logits.f_log_softmax(-1, Kind::Float)?.f_gather(-1, &tok, false)?;
+        let lp = logits
+            .f_log_softmax(-1, Kind::Float)?
+            .f_gather(-1, &tok, false)?;
         let zero = Tensor::f_zeros([b, 1], (Kind::Float, dev))?;
-        Tensor::f_cat(&[&tok.f_to_kind(Kind::Double)?, &lp.f_to_kind(Kind::Double)?, &zero.f_to_kind(Kind::Double)?], 1)?
+        Tensor::f_cat(
+            &[
+                &tok.f_to_kind(Kind::Double)?,
+                &lp.f_to_kind(Kind::Double)?,
+                &zero.f_to_kind(Kind::Double)?,
+            ],
+            1,
+        )?
     } else {
-        let logp = logits.f_div_scalar(cfg.temperature)?.f_log_softmax(-1, Kind::Float)?;
-        let u = Tensor::f_from_slice(uniforms)?.f_to_device(dev)?.f_view([b, 1])?;
-        let k = if cfg.top_k > 0 && (cfg.top_k as i64) < v { cfg.top_k as i64 } else { v };
+        let logp = logits
+            .f_div_scalar(cfg.temperature)?
+            .f_log_softmax(-1, Kind::Float)?;
+        let u = Tensor::f_from_slice(uniforms)?
+            .f_to_device(dev)?
+            .f_view([b, 1])?;
+        let k = if cfg.top_k > 0 && (cfg.top_k as i64) < v {
+            cfg.top_k as i64
+        } else {
+            v
+        };
         if k == v && cfg.top_p >= 1.0 {
             // No truncation: inverse CDF over the whole vocabulary.
             let cdf = logp.f_exp()?.f_cumsum(-1, Kind::Double)?;

@@ -102,26 +102,47 @@ impl<'a> Session<'a> {
     }
 
     /// Runs the model on a [B, t] block and updates the last logits of rows with new tokens.
-    fn feed(&mut self, ids: &[i64], pos: &[i64], keep: &[bool], t: i64, has_new: &[bool]) -> Result<()> {
+    fn feed(
+        &mut self,
+        ids: &[i64],
+        pos: &[i64],
+        keep: &[bool],
+        t: i64,
+        has_new: &[bool],
+    ) -> Result<()> {
         let b = has_new.len() as i64;
         let dev = self.policy.device();
-        let ids_t = Tensor::f_from_slice(ids)?.f_view([b, t])?.f_to_device(dev)?;
-        let pos_t = Tensor::f_from_slice(pos)?.f_view([b, t])?.f_to_device(dev)?;
+        let ids_t = Tensor::f_from_slice(ids)?
+            .f_view([b, t])?
+            .f_to_device(dev)?;
+        let pos_t = Tensor::f_from_slice(pos)?
+            .f_view([b, t])?
+            .f_to_device(dev)?;
         let keep_t = if keep.iter().all(|&k| k) {
             None
         } else {
-            Some(Tensor::f_from_slice(keep)?.f_view([b, t])?.f_to_device(dev)?)
+            Some(
+                Tensor::f_from_slice(keep)?
+                    .f_view([b, t])?
+                    .f_to_device(dev)?,
+            )
         };
         let logits = tch::no_grad(|| -> Result<Tensor> {
-            let h = self
-                .policy
-                .forward_hidden(&ids_t, &pos_t, keep_t.as_ref(), Some(&mut self.cache))?;
-            self.policy.logits(&h.f_narrow(1, t - 1, 1)?.f_squeeze_dim(1)?)
+            let h = self.policy.forward_hidden(
+                &ids_t,
+                &pos_t,
+                keep_t.as_ref(),
+                Some(&mut self.cache),
+            )?;
+            self.policy
+                .logits(&h.f_narrow(1, t - 1, 1)?.f_squeeze_dim(1)?)
         })?;
         let logits = logits.f_to_kind(Kind::Float)?;
         self.last_logits = Some(match (&self.last_logits, has_new.iter().all(|&n| n)) {
             (Some(old), false) => {
-                let m = Tensor::f_from_slice(has_new)?.f_view([b, 1])?.f_to_device(dev)?;
+                let m = Tensor::f_from_slice(has_new)?
+                    .f_view([b, 1])?
+                    .f_to_device(dev)?;
                 logits.f_where_self(&m, old)?
             }
             _ => logits,
@@ -130,7 +151,11 @@ impl<'a> Session<'a> {
     }
 
     /// Continues every row; see [`Session::generate_rows`].
-    pub fn generate(&mut self, cfg: &SamplingConfig, decoder: Option<&dyn Decode>) -> Result<Vec<Generation>> {
+    pub fn generate(
+        &mut self,
+        cfg: &SamplingConfig,
+        decoder: Option<&dyn Decode>,
+    ) -> Result<Vec<Generation>> {
         let all = vec![true; self.next_pos.len()];
         self.generate_rows(cfg, decoder, &all)
     }
@@ -147,7 +172,10 @@ impl<'a> Session<'a> {
         cfg.validate()?;
         let b = self.next_pos.len();
         if active.len() != b {
-            return Err(ModelError::option("active", format!("{} flags for {b} rows", active.len())));
+            return Err(ModelError::option(
+                "active",
+                format!("{} flags for {b} rows", active.len()),
+            ));
         }
         if !cfg.stop_strings.is_empty() && decoder.is_none() {
             return Err(ModelError::option("stop", "stop strings need a tokenizer"));
@@ -168,7 +196,11 @@ impl<'a> Session<'a> {
                 tokens: vec![],
                 logprobs_raw: vec![],
                 logprobs_trunc: vec![],
-                stop_reason: if active[r] { StopReason::MaxTokens } else { StopReason::Inactive },
+                stop_reason: if active[r] {
+                    StopReason::MaxTokens
+                } else {
+                    StopReason::Inactive
+                },
             })
             .collect();
         let mut done: Vec<bool> = active.iter().map(|a| !a).collect();
@@ -232,7 +264,10 @@ impl<'a> Session<'a> {
 /// Row r's generated text up to and excluding the first occurrence of a stop string.
 pub fn strip_stop(text: &str, stop: &StopReason) -> String {
     match stop {
-        StopReason::StopString(s) => text.find(s.as_str()).map_or(text, |i| &text[..i]).to_string(),
+        StopReason::StopString(s) => text
+            .find(s.as_str())
+            .map_or(text, |i| &text[..i])
+            .to_string(),
         _ => text.to_string(),
     }
 }
