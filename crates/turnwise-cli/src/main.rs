@@ -25,6 +25,8 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::Bench),
+    /// Train a byte-level BPE tokenizer on environment text; inspect tokenizations.
+    Tokenizer(cmd::tokenizer::Args),
 }
 
 fn main() {
@@ -35,6 +37,7 @@ fn main() {
         Command::Methods(a) => cmd::methods::run(a),
         Command::Model(m) => cmd::model::run(m),
         Command::Bench(b) => cmd::bench::run(b),
+        Command::Tokenizer(a) => cmd::tokenizer::run(a),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -11,7 +11,8 @@ pub fn compare(got: &Value, expected: &Value, path: &str, diffs: &mut Vec<String
                 a.as_f64().unwrap_or(f64::NAN),
                 b.as_f64().unwrap_or(f64::NAN),
             );
-            if !((a - b).abs() <= 1e-6 * b.abs().max(1.0)) {
+            let close = (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+            if !close {
                 diffs.push(format!("{path}: got {a}, expected {b}"));
             }
         }

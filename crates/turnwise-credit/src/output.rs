@@ -30,6 +30,14 @@ impl TurnValues {
         }
     }
 
+    /// Zeros with the same shape as `other` (no pass over the batch).
+    pub fn zeros_like(other: &TurnValues) -> Self {
+        TurnValues {
+            values: vec![0.0; other.values.len()],
+            offsets: other.offsets.clone(),
+        }
+    }
+
     /// From one list per trajectory (batch order).
     pub fn from_nested(lists: Vec<Vec<f64>>) -> Self {
         let mut offsets = Vec::with_capacity(lists.len() + 1);
@@ -79,6 +87,12 @@ pub enum Extra {
     PerTurn(TurnValues),
     /// One value per trajectory.
     PerTrajectory(Vec<f64>),
+    /// A list of values per trajectory whose length is not the number of turns (HiPER's
+    /// per-segment planner advantages, `credit-turn.md` §6); laid out like [`TurnValues`].
+    PerTrajectoryList(TurnValues),
+    /// Several values per turn: `[trajectory][turn][head]` (ArCHer's double-critic
+    /// targets, `credit-turn.md` §7.1).
+    PerTurnVec(Vec<Vec<Vec<f64>>>),
 }
 
 /// The main output of a method.
@@ -153,7 +167,14 @@ impl CreditOutput {
         let mut m = Map::new();
         for (name, e) in &self.extras {
             let v = match e {
-                Extra::PerTurn(v) => v.to_json(batch),
+                Extra::PerTurn(v) | Extra::PerTrajectoryList(v) => v.to_json(batch),
+                Extra::PerTurnVec(v) => Value::Object(
+                    batch
+                        .trajectories()
+                        .zip(v)
+                        .map(|(t, x)| (t.id.clone(), serde_json::json!(x)))
+                        .collect(),
+                ),
                 Extra::PerTrajectory(v) => Value::Object(
                     batch
                         .trajectories()

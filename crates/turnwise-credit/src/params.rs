@@ -96,7 +96,7 @@ impl ParamSpec {
         self.default.value()
     }
 
-    fn from_json(&self, method: &str, v: &Value) -> Result<ParamValue, CreditError> {
+    fn parse_json(&self, method: &str, v: &Value) -> Result<ParamValue, CreditError> {
         let bad = |msg: String| CreditError::BadParam {
             method: method.to_owned(),
             param: self.name.to_owned(),
@@ -131,13 +131,13 @@ impl ParamSpec {
         }
     }
 
-    fn from_str(&self, method: &str, s: &str) -> Result<ParamValue, CreditError> {
+    fn parse_str(&self, method: &str, s: &str) -> Result<ParamValue, CreditError> {
         let v = match self.kind {
             ParamKind::Choice(_) => Value::String(s.to_owned()),
             _ if s.eq_ignore_ascii_case("none") || s == "null" => Value::Null,
             _ => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned())),
         };
-        self.from_json(method, &v)
+        self.parse_json(method, &v)
     }
 
     /// Human-readable name of the kind.
@@ -216,11 +216,11 @@ impl Params {
         };
         for (k, v) in json {
             let i = find(k)?;
-            values[i].1 = specs[i].from_json(method, v)?;
+            values[i].1 = specs[i].parse_json(method, v)?;
         }
         for (k, v) in overrides {
             let i = find(k)?;
-            values[i].1 = specs[i].from_str(method, v)?;
+            values[i].1 = specs[i].parse_str(method, v)?;
         }
         Ok(Params { values })
     }

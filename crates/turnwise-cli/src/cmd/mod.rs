@@ -5,3 +5,4 @@ pub mod bench;
 pub mod bench_model;
 pub mod methods;
 pub mod model;
+pub mod tokenizer;

@@ -48,7 +48,7 @@ pub enum Record {
     /// A group of a turnwise batch file.
     Group(Group),
     /// A reference test case.
-    Case(Case),
+    Case(Box<Case>),
 }
 
 fn parse_error(
@@ -95,7 +95,7 @@ pub fn parse_record(text: &str, file: &Path, line: usize) -> Result<Record, Pars
                     .map_err(|(p, m)| parse_error(file, line, format!("groups[{i}].{p}"), m))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Record::Case(Case {
+        return Ok(Record::Case(Box::new(Case {
             method: case.method,
             name: case.name,
             note: case.note,
@@ -103,7 +103,7 @@ pub fn parse_record(text: &str, file: &Path, line: usize) -> Result<Record, Pars
             batch: Batch { groups },
             expected: case.expected,
             expected_extra: case.expected_extra,
-        }));
+        })));
     }
     match obj.get("v") {
         None => {
