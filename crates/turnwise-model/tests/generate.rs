@@ -126,7 +126,7 @@ fn multi_turn_session_matches_scoring_the_whole_transcript() {
     ];
     for (r, (prompt, obs)) in rows.iter().enumerate() {
         let mut seq = prompt.clone();
-        let mut check = |seq: &mut Vec<u32>, g: &turnwise_model::Generation| {
+        let check = |seq: &mut Vec<u32>, g: &turnwise_model::Generation| {
             for (i, &tok) in g.tokens.iter().enumerate() {
                 let lp = full_logp(&p, seq, 1.0);
                 assert!(

@@ -43,7 +43,7 @@ enum Init {
 /// Where parameters come from: a seeded initialiser or a checkpoint's tensors.
 enum Source<'a> {
     Random {
-        rng: turnwise_core::seed::Rng,
+        rng: Box<turnwise_core::seed::Rng>,
         std: f64,
     },
     Checkpoint {
@@ -116,7 +116,7 @@ impl Policy {
     pub fn new(config: ModelConfig, device: Device, dtype: DType, seed: u64) -> Result<Self> {
         let std = config.initializer_range;
         let src = Source::Random {
-            rng: turnwise_core::seed::rng(seed, 0x1417),
+            rng: Box::new(turnwise_core::seed::rng(seed, 0x1417)),
             std,
         };
         Self::build(config, device, dtype, src)
@@ -138,7 +138,7 @@ impl Policy {
         let tied = policy.config.tie_word_embeddings;
         let mut left: Vec<_> = tensors
             .keys()
-            .filter(|n| !n.ends_with("rotary_emb.inv_freq") && !(tied && *n == "lm_head.weight"))
+            .filter(|n| !(n.ends_with("rotary_emb.inv_freq") || tied && *n == "lm_head.weight"))
             .cloned()
             .collect();
         left.sort();

@@ -242,18 +242,16 @@ impl<'a> Session<'a> {
                 }
             }
             if done.iter().all(|&x| x) || step + 1 == cfg.max_new_tokens {
-                for r in 0..b {
-                    if feed_keep[r] {
-                        self.pending[r].push(feed_ids[r] as u32);
+                for ((p, &k), &id) in self.pending.iter_mut().zip(&feed_keep).zip(&feed_ids) {
+                    if k {
+                        p.push(id as u32);
                     }
                 }
                 break;
             }
-            let pos: Vec<i64> = (0..b).map(|r| self.next_pos[r]).collect();
-            for r in 0..b {
-                if feed_keep[r] {
-                    self.next_pos[r] += 1;
-                }
+            let pos = self.next_pos.clone();
+            for (p, &k) in self.next_pos.iter_mut().zip(&feed_keep) {
+                *p += k as i64;
             }
             self.feed(&feed_ids, &pos, &feed_keep, 1, &feed_keep)?;
         }
