@@ -35,12 +35,16 @@ enum Command {
     Play(cmd::play::Args),
     /// Environment tools: expert demonstrations, replays, throughput.
     Env(cmd::env::Args),
+    /// The policy model: score token ids, sample, create checkpoints.
+    #[command(subcommand)]
+    Model(cmd::model::Model),
     /// Train a byte-level BPE tokenizer on environment text; inspect tokenizations.
     Tokenizer(cmd::tokenizer::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
+    turnwise_model::memory::pin_mmap_threshold(turnwise_model::memory::DEFAULT_MMAP_THRESHOLD);
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Bench(a) => cmd::bench::run(a),
@@ -52,6 +56,7 @@ fn main() {
         Command::Envs(a) => cmd::envs::run(a),
         Command::Play(a) => cmd::play::run(a),
         Command::Env(a) => cmd::env::run(a),
+        Command::Model(m) => cmd::model::run(m),
         Command::Tokenizer(a) => cmd::tokenizer::run(a),
     };
     match code {

@@ -1,0 +1,227 @@
+//! One decoder layer in the Llama / Qwen2 layout (Touvron et al. 2023, "LLaMA", §2.2):
+//! pre-norm RMSNorm, rotary self-attention with grouped-query heads, SwiGLU MLP, residuals.
+
+use super::linear::Linear;
+use crate::error::Result;
+use tch::{Kind, Tensor};
+
+/// RMSNorm (Zhang & Sennrich 2019, Eq. 4): `x / sqrt(mean(x²) + ε) · g`. In f32/f64 the
+/// fused libtorch kernel is used; in bf16 the statistics are taken in f32 and the result is
+/// rounded to bf16 before the gain, exactly as `transformers`' `LlamaRMSNorm`.
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    let d = *x.size().last().unwrap_or(&1);
+    if x.kind() != Kind::BFloat16 && x.kind() != Kind::Half {
+        return Ok(x.f_rms_norm(&[d][..], Some(weight), eps)?);
+    }
+    let xf = x.f_to_kind(Kind::Float)?;
+    let var = xf.f_square()?.f_mean_dim(-1, true, Kind::Float)?;
+    let normed = xf.f_mul(&var.f_add_scalar(eps)?.f_rsqrt()?)?;
+    Ok(normed.f_to_kind(x.kind())?.f_mul(weight)?)
+}
+
+/// Rotary position embedding (Su et al. 2021, RoFormer §3.4.2) in the "rotate half" layout
+/// used by Hugging Face checkpoints.
+#[derive(Debug)]
+pub struct Rope {
+    /// θ^(−2i/d) for i < d/2, in f32.
+    inv_freq: Tensor,
+}
+
+impl Rope {
+    /// Frequencies for head width `head_dim` and base `theta` (config `rope_theta`),
+    /// computed in f32 as `transformers` does.
+    pub fn new(head_dim: i64, theta: f64, device: tch::Device) -> Result<Self> {
+        let exps = Tensor::f_arange_start_step(0, head_dim, 2, (Kind::Int64, device))?
+            .f_to_kind(Kind::Float)?
+            .f_div_scalar(head_dim as f64)?;
+        let inv_freq = Tensor::f_pow_scalar(theta, &exps)?.f_reciprocal()?;
+        Ok(Rope { inv_freq })
+    }
+
+    /// `(cos, sin)` of shape [B, 1, T, head_dim] for integer positions [B, T], in `kind`.
+    pub fn cos_sin(&self, positions: &Tensor, kind: Kind) -> Result<(Tensor, Tensor)> {
+        let freqs = positions
+            .f_to_kind(Kind::Float)?
+            .f_unsqueeze(-1)?
+            .f_mul(&self.inv_freq)?;
+        let emb = Tensor::f_cat(&[&freqs, &freqs], -1)?.f_unsqueeze(1)?;
+        Ok((emb.f_cos()?.f_to_kind(kind)?, emb.f_sin()?.f_to_kind(kind)?))
+    }
+}
+
+fn rotate_half(x: &Tensor) -> Result<Tensor> {
+    let half = x.size()[3] / 2;
+    let x1 = x.f_narrow(3, 0, half)?;
+    let x2 = x.f_narrow(3, half, half)?;
+    Ok(Tensor::f_cat(&[&x2.f_neg()?, &x1], 3)?)
+}
+
+fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    Ok(x.f_mul(cos)?.f_add(&rotate_half(x)?.f_mul(sin)?)?)
+}
+
+/// How keys are masked for one forward call.
+pub struct AttnMask {
+    /// Boolean [B, 1, T, S] "may attend" mask, or `None` when plain causal (or, for one
+    /// query token, full) attention over the S keys is exact.
+    pub mask: Option<Tensor>,
+    /// Use the causal kernel (queries and keys aligned, no mask).
+    pub causal: bool,
+}
+
+/// Per-layer preallocated key/value storage [B, kv_heads, capacity, head_dim] written in place.
+pub struct LayerCache<'a> {
+    /// Keys.
+    pub k: &'a mut Tensor,
+    /// Values.
+    pub v: &'a mut Tensor,
+    /// First slot this call writes.
+    pub start: i64,
+}
+
+/// Grouped-query self-attention (Ainslie et al. 2023) with rotary positions.
+#[derive(Debug)]
+pub struct Attention {
+    /// Query projection.
+    pub q_proj: Linear,
+    /// Key projection.
+    pub k_proj: Linear,
+    /// Value projection.
+    pub v_proj: Linear,
+    /// Output projection.
+    pub o_proj: Linear,
+    /// Query heads.
+    pub heads: i64,
+    /// Key/value heads.
+    pub kv_heads: i64,
+    /// Head width.
+    pub head_dim: i64,
+}
+
+impl Attention {
+    /// softmax(QKᵀ/√d_h + mask)·V over the cached and new keys (Vaswani et al. 2017, Eq. 1).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &AttnMask,
+        cache: Option<LayerCache<'_>>,
+    ) -> Result<Tensor> {
+        let (b, t) = (x.size()[0], x.size()[1]);
+        let split = |y: Tensor, h: i64| -> Result<Tensor> {
+            Ok(y.f_view([b, t, h, self.head_dim])?.f_transpose(1, 2)?)
+        };
+        let q = split(self.q_proj.forward(x)?, self.heads)?;
+        let k = split(self.k_proj.forward(x)?, self.kv_heads)?;
+        let v = split(self.v_proj.forward(x)?, self.kv_heads)?;
+        let q = apply_rope(&q, cos, sin)?;
+        let k = apply_rope(&k, cos, sin)?;
+        let (k, v) = match cache {
+            None => (k, v),
+            Some(c) => {
+                c.k.f_narrow(2, c.start, t)?.f_copy_(&k)?;
+                c.v.f_narrow(2, c.start, t)?.f_copy_(&v)?;
+                (
+                    c.k.f_narrow(2, 0, c.start + t)?,
+                    c.v.f_narrow(2, 0, c.start + t)?,
+                )
+            }
+        };
+        let gqa = self.kv_heads != self.heads;
+        let y = Tensor::f_scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            mask.mask.as_ref(),
+            0.0,
+            mask.causal,
+            None,
+            gqa,
+        )?;
+        let y = y
+            .f_transpose(1, 2)?
+            .f_reshape([b, t, self.heads * self.head_dim])?;
+        self.o_proj.forward(&y)
+    }
+}
+
+/// The SwiGLU MLP (Shazeer 2020, Eq. 6): `down(silu(gate(x)) ⊙ up(x))`.
+#[derive(Debug)]
+pub struct Mlp {
+    /// Gate projection.
+    pub gate_proj: Linear,
+    /// Up projection.
+    pub up_proj: Linear,
+    /// Down projection.
+    pub down_proj: Linear,
+}
+
+impl Mlp {
+    /// Applies the MLP.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let g = self.gate_proj.forward(x)?.f_silu()?;
+        self.down_proj.forward(&g.f_mul(&self.up_proj.forward(x)?)?)
+    }
+}
+
+/// One pre-norm decoder layer: `h = x + attn(norm₁(x))`, `out = h + mlp(norm₂(h))`.
+#[derive(Debug)]
+pub struct Block {
+    /// `input_layernorm.weight`.
+    pub input_norm: Tensor,
+    /// Self-attention.
+    pub attn: Attention,
+    /// `post_attention_layernorm.weight`.
+    pub post_norm: Tensor,
+    /// MLP.
+    pub mlp: Mlp,
+}
+
+impl Block {
+    /// Applies the layer.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &AttnMask,
+        cache: Option<LayerCache<'_>>,
+        eps: f64,
+    ) -> Result<Tensor> {
+        let h = x.f_add(&self.attn.forward(
+            &rms_norm(x, &self.input_norm, eps)?,
+            cos,
+            sin,
+            mask,
+            cache,
+        )?)?;
+        Ok(h.f_add(&self.mlp.forward(&rms_norm(&h, &self.post_norm, eps)?)?)?)
+    }
+
+    /// The projections of this layer, by their Hugging Face short names.
+    pub fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 7] {
+        [
+            ("q_proj", &mut self.attn.q_proj),
+            ("k_proj", &mut self.attn.k_proj),
+            ("v_proj", &mut self.attn.v_proj),
+            ("o_proj", &mut self.attn.o_proj),
+            ("gate_proj", &mut self.mlp.gate_proj),
+            ("up_proj", &mut self.mlp.up_proj),
+            ("down_proj", &mut self.mlp.down_proj),
+        ]
+    }
+
+    /// The projections of this layer, by their Hugging Face short names.
+    pub fn linears(&self) -> [(&'static str, &Linear); 7] {
+        [
+            ("q_proj", &self.attn.q_proj),
+            ("k_proj", &self.attn.k_proj),
+            ("v_proj", &self.attn.v_proj),
+            ("o_proj", &self.attn.o_proj),
+            ("gate_proj", &self.mlp.gate_proj),
+            ("up_proj", &self.mlp.up_proj),
+            ("down_proj", &self.mlp.down_proj),
+        ]
+    }
+}
