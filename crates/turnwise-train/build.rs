@@ -1,0 +1,7 @@
+//! Links libtorch (rpath, CUDA kept NEEDED) after checking the `.torch` install; the logic
+//! is shared with the other tch crates, see crates/turnwise-model/build_support.rs.
+include!("../turnwise-model/build_support.rs");
+
+fn main() {
+    link_libtorch();
+}
