@@ -5,6 +5,11 @@ mod cmd;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc replaces malloc process-wide (including libtorch's CPU tensor allocations):
+/// lower peak RSS than glibc's arenas with no loss of speed (docs/model.md, "Speed and memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// turnwise: multi-turn RL for language-model agents, with turn-level credit assignment.
 #[derive(Parser)]
 #[command(name = "turnwise", version, about, long_about = None)]
@@ -31,7 +36,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    turnwise_model::memory::pin_mmap_threshold(turnwise_model::memory::DEFAULT_MMAP_THRESHOLD);
+    turnwise_model::memory::configure_from_env();
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Methods(a) => cmd::methods::run(a),
