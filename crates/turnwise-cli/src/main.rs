@@ -5,6 +5,12 @@ mod cmd;
 
 use clap::{Parser, Subcommand};
 
+// mimalloc replaces malloc process-wide through its `override` feature (libtorch's CPU
+// tensors included): lower peak RSS than glibc's arenas at the same speed (docs/model.md,
+// "Speed and memory"). Rust's global allocator is the counting wrapper of
+// `cmd::bench::alloc`, which forwards to `System`, i.e. to that same malloc.
+use mimalloc as _;
+
 /// turnwise: multi-turn RL for language-model agents, with turn-level credit assignment.
 #[derive(Parser)]
 #[command(name = "turnwise", version, about, long_about = None)]
@@ -44,7 +50,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    turnwise_model::memory::pin_mmap_threshold(turnwise_model::memory::DEFAULT_MMAP_THRESHOLD);
+    turnwise_model::memory::configure_from_env();
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),
         Command::Bench(a) => cmd::bench::run(a),

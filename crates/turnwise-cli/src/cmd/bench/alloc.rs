@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
-/// The system allocator, counting live bytes and their high-water mark.
+/// The system allocator (mimalloc, through its malloc override), counting live bytes and their high-water mark.
 pub struct Counting;
 
 fn grew(n: usize) {
