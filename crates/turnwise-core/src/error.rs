@@ -38,7 +38,7 @@ impl std::error::Error for ParseError {}
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An input record is malformed.
-    #[error("{0}")]
+    #[error(transparent)]
     Parse(#[from] ParseError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]

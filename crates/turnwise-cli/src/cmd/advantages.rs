@@ -9,6 +9,7 @@ use turnwise_core::jsonl::{self, Record};
 use turnwise_core::Batch;
 use turnwise_credit::check::compare;
 use turnwise_credit::registry;
+use turnwise_train::loss::vectors;
 
 /// Arguments of `turnwise advantages`.
 #[derive(clap::Args)]
@@ -65,10 +66,21 @@ pub fn run(args: Args) -> Result<i32> {
                     Some(m) if *m != case.method => (m.clone(), Map::new()),
                     _ => (case.method.clone(), case.params.clone()),
                 };
-                let res = registry::run(&method, &case.batch, &params, &overrides)
-                    .map_err(|e| input_error(format!("{}:{line}: {e}", args.input.display())))?;
-                let main = res.main_json(&case.batch);
-                let extra = res.extras_json(&case.batch);
+                let at = |e: &dyn std::fmt::Display| {
+                    input_error(format!("{}:{line}: {e}", args.input.display()))
+                };
+                let (main, extra) = match vectors::evaluator(&method) {
+                    // Loss-side cases (policy_loss, kl_estimate, epo_*, disco_kl_penalty) are
+                    // evaluated by the trainer's tensor code, as `turnwise loss` does.
+                    Some(eval) if overrides.is_empty() => {
+                        (eval(&case).map_err(|e| at(&e))?, Value::Object(Map::new()))
+                    }
+                    _ => {
+                        let res = registry::run(&method, &case.batch, &params, &overrides)
+                            .map_err(|e| at(&e))?;
+                        (res.main_json(&case.batch), res.extras_json(&case.batch))
+                    }
+                };
                 if args.extras {
                     writeln!(
                         out,
