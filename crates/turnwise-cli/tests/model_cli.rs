@@ -95,7 +95,7 @@ fn generate_prints_one_json_line_per_sample_and_is_seeded() {
     for l in &lines {
         assert_eq!(l["prompt_tokens"], serde_json::json!([1, 2, 3]));
         let n = l["tokens"].as_array().unwrap().len();
-        assert!(n >= 1 && n <= 4);
+        assert!((1..=4).contains(&n));
         assert_eq!(l["logprobs_trunc"].as_array().unwrap().len(), n);
     }
     assert_eq!(turnwise(&args).1, out, "same seed, same output");
