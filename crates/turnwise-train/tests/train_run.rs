@@ -95,6 +95,7 @@ fn micro_batch_size_does_not_change_the_gradient() {
             &spec,
             &mut rng,
         )
+        .unwrap()
         .0
     };
     let batch = turnwise_core::Batch { groups };
@@ -114,8 +115,9 @@ fn micro_batch_size_does_not_change_the_gradient() {
         let mut opt =
             turnwise_train::optim::AdamW::new(t.policy.parameters(), 0.9, 0.999, 1e-8, 0.0);
         opt.zero_grad();
-        let frozen = update::freeze(&rows, &t.policy, None, micro);
-        let (loss, ..) = update::accumulate(&t.policy, &rows, &frozen, &spec, &norm, micro);
+        let frozen = update::freeze(&rows, &t.policy, None, micro).unwrap();
+        let (loss, ..) =
+            update::accumulate(&t.policy, &rows, &frozen, &spec, &norm, micro).unwrap();
         let g: Vec<f64> = opt
             .params
             .iter()

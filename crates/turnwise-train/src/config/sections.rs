@@ -106,12 +106,14 @@ impl Default for EnvConfig {
     }
 }
 
-/// `[model]`: the policy. The built-in `tiny` preset is a small causal transformer
-/// trained from scratch with a word-level tokenizer built from the environment's texts.
+/// `[model]`: the policy, turnwise-model's Llama-layout transformer (RMSNorm, RoPE, SwiGLU;
+/// docs/model.md) trained from scratch with a word-level tokenizer built from the
+/// environment's texts. The preset gives the layout; the keys below give its shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Model preset: `tiny` (from scratch).
+    /// turnwise-model preset (`tiny`, `tiny-qwen2`, `small`; docs/model.md),
+    /// resized to the shape below with the tokenizer's vocabulary.
     pub preset: String,
     /// Embedding width.
     pub d_model: i64,
@@ -121,7 +123,8 @@ pub struct ModelConfig {
     pub heads: i64,
     /// Feed-forward width.
     pub d_ff: i64,
-    /// Longest context in tokens (position table size).
+    /// Longest context in tokens (`max_position_embeddings`; rotary positions, so this is
+    /// the context budget rather than a table size).
     pub max_context: i64,
 }
 

@@ -1,26 +1,25 @@
-//! The policy the trainer optimises: a [`tiny::TinyLm`] with a [`tokenizer::WordTokenizer`],
-//! batched sampling, and teacher-forced log-probs and entropies of action tokens. Saved in
-//! the Hugging Face folder layout (`config.json`, `model.safetensors`, `tokenizer.json`).
+//! The policy the trainer optimises: turnwise-model's Llama-layout transformer
+//! ([`turnwise_model::Policy`]) with a [`tokenizer::WordTokenizer`], batched KV-cache sampling
+//! ([`generate`]), and teacher-forced log-probs and entropies of action tokens through the
+//! model's scoring path ([`turnwise_model::Policy::token_logprobs`]). Saved in the Hugging
+//! Face folder layout (`config.json`, `model.safetensors`, `tokenizer.json`).
 
-pub mod sample;
-pub mod tiny;
+pub mod generate;
 pub mod tokenizer;
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
+use turnwise_model::DType;
 
 use crate::config::ModelConfig;
-pub use tiny::{TinyConfig, TinyLm};
 pub use tokenizer::WordTokenizer;
 
-/// A policy: variables, model and tokenizer.
+/// A policy: the network (its variables inside) and the tokenizer.
 pub struct Policy {
-    /// The variables (trainable).
-    pub vs: nn::VarStore,
-    /// The network.
-    pub model: TinyLm,
+    /// The network (turnwise-model), f32 on the CPU.
+    pub model: turnwise_model::Policy,
     /// The tokenizer.
     pub tokenizer: WordTokenizer,
 }
@@ -35,111 +34,84 @@ pub struct ActionScores {
     pub mask: Tensor,
 }
 
+/// The turnwise-model configuration of `[model]`: the named turnwise-model preset (Llama
+/// layout: RMSNorm, RoPE, SwiGLU) resized to the section's width, depth, heads, MLP width
+/// and context, with the tokenizer's vocabulary.
+pub fn model_config(cfg: &ModelConfig, vocab_size: usize) -> Result<turnwise_model::ModelConfig> {
+    anyhow::ensure!(
+        cfg.d_model > 0 && cfg.heads > 0 && cfg.layers > 0 && cfg.d_ff > 0 && cfg.max_context > 0,
+        "model: d_model, layers, heads, d_ff and max_context must be positive"
+    );
+    anyhow::ensure!(
+        cfg.d_model % cfg.heads == 0,
+        "model.d_model ({}) must be a multiple of model.heads ({})",
+        cfg.d_model,
+        cfg.heads
+    );
+    let mut m = turnwise_model::ModelConfig::preset(&cfg.preset, Some(vocab_size))
+        .map_err(|e| anyhow::anyhow!("model.preset: {e}"))?;
+    m.architectures = vec!["LlamaForCausalLM".into()];
+    m.hidden_size = cfg.d_model as usize;
+    m.num_hidden_layers = cfg.layers as usize;
+    m.num_attention_heads = cfg.heads as usize;
+    m.num_key_value_heads = Some(cfg.heads as usize);
+    m.intermediate_size = cfg.d_ff as usize;
+    m.max_position_embeddings = cfg.max_context as usize;
+    m.validate(Path::new("[model]"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(m)
+}
+
 impl Policy {
     /// A freshly initialised policy (weights from `seed`).
     pub fn new(cfg: &ModelConfig, tokenizer: WordTokenizer, seed: u64) -> Result<Self> {
-        anyhow::ensure!(
-            cfg.preset == "tiny",
-            "model.preset: unknown preset `{}` (known: tiny)",
-            cfg.preset
-        );
-        anyhow::ensure!(
-            cfg.d_model % cfg.heads == 0,
-            "model.d_model ({}) must be a multiple of model.heads ({})",
-            cfg.d_model,
-            cfg.heads
-        );
-        let tc = TinyConfig {
-            vocab_size: tokenizer.vocab_size() as i64,
-            d_model: cfg.d_model,
-            layers: cfg.layers,
-            heads: cfg.heads,
-            d_ff: cfg.d_ff,
-            max_context: cfg.max_context,
-        };
-        // libtorch's generator is global: seeding and initialising under one lock keeps
-        // concurrent constructions (tests, tools) from interleaving their draws.
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
-        tch::manual_seed(seed as i64);
-        let vs = nn::VarStore::new(Device::Cpu);
-        let model = TinyLm::new(&vs.root(), tc);
-        Ok(Policy {
-            vs,
-            model,
-            tokenizer,
-        })
+        let mc = model_config(cfg, tokenizer.vocab_size())?;
+        let model = turnwise_model::Policy::new(mc, Device::Cpu, DType::F32, seed)?;
+        Ok(Policy { model, tokenizer })
     }
 
-    /// Saves `config.json`, `model.safetensors` and `tokenizer.json` into `dir`.
+    /// Saves `config.json`, `model.safetensors` (turnwise-model's Hugging Face writer) and
+    /// `tokenizer.json` (the word vocabulary) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let cfg = serde_json::json!({
-            "architectures": ["TurnwiseTinyLM"],
-            "model_type": "turnwise-tiny",
-            "vocab_size": self.model.cfg.vocab_size,
-            "hidden_size": self.model.cfg.d_model,
-            "num_hidden_layers": self.model.cfg.layers,
-            "num_attention_heads": self.model.cfg.heads,
-            "intermediate_size": self.model.cfg.d_ff,
-            "max_position_embeddings": self.model.cfg.max_context,
-        });
-        turnwise_core::jsonl::write_atomic(
-            &dir.join("config.json"),
-            serde_json::to_string_pretty(&cfg)?.as_bytes(),
-        )?;
+        self.model.save(dir)?;
         let tok = serde_json::json!({"model": {"type": "turnwise-word", "pieces": self.tokenizer.pieces}});
         turnwise_core::jsonl::write_atomic(
             &dir.join("tokenizer.json"),
             tok.to_string().as_bytes(),
         )?;
-        let tmp = dir.join("model.tmp.safetensors");
-        self.vs.save(&tmp)?;
-        std::fs::rename(&tmp, dir.join("model.safetensors"))?;
         Ok(())
     }
 
     /// Loads a policy saved by [`Policy::save`].
     pub fn load(dir: &Path) -> Result<Self> {
-        let read = |n: &str| -> Result<serde_json::Value> {
-            let p = dir.join(n);
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
-        };
-        let c = read("config.json")?;
-        let field = |k: &str| -> Result<i64> {
-            c[k].as_i64().with_context(|| {
-                format!(
-                    "{}: missing integer `{k}`",
-                    dir.join("config.json").display()
-                )
-            })
-        };
-        let tc = TinyConfig {
-            vocab_size: field("vocab_size")?,
-            d_model: field("hidden_size")?,
-            layers: field("num_hidden_layers")?,
-            heads: field("num_attention_heads")?,
-            d_ff: field("intermediate_size")?,
-            max_context: field("max_position_embeddings")?,
-        };
-        let t = read("tokenizer.json")?;
+        let p = dir.join("tokenizer.json");
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let t: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        anyhow::ensure!(
+            t["model"]["type"] == "turnwise-word",
+            "{}: model.type must be `turnwise-word` (Hugging Face BPE tokenizers are not supported by the trainer yet)",
+            p.display()
+        );
         let pieces: Vec<String> = serde_json::from_value(t["model"]["pieces"].clone())
-            .with_context(|| format!("{}: model.pieces", dir.join("tokenizer.json").display()))?;
-        let mut vs = nn::VarStore::new(Device::Cpu);
-        let model = TinyLm::new(&vs.root(), tc);
-        vs.load(dir.join("model.safetensors"))?;
-        Ok(Policy {
-            vs,
-            model,
-            tokenizer: WordTokenizer::from_pieces(pieces),
-        })
+            .with_context(|| format!("{}: model.pieces", p.display()))?;
+        let model = turnwise_model::Policy::load(dir, Device::Cpu, DType::F32)?;
+        let tokenizer = WordTokenizer::from_pieces(pieces);
+        anyhow::ensure!(
+            model.config.vocab_size == tokenizer.vocab_size(),
+            "{}: vocab_size {} but tokenizer.json has {} pieces",
+            dir.join("config.json").display(),
+            model.config.vocab_size,
+            tokenizer.vocab_size()
+        );
+        Ok(Policy { model, tokenizer })
     }
 
     /// The trainable tensors, in a fixed (name) order.
     pub fn parameters(&self) -> Vec<Tensor> {
-        let mut named: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        let mut named: Vec<(String, Tensor)> =
+            self.model.var_store().variables().into_iter().collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named.into_iter().map(|(_, t)| t).collect()
     }
@@ -163,20 +135,22 @@ impl Policy {
     }
 
     /// Teacher-forced log-probs and entropies of the last `action_len[r]` tokens of each
-    /// sequence `seqs[r]` (context followed by action).
-    pub fn score_actions(&self, seqs: &[&[u32]], action_len: &[usize]) -> ActionScores {
+    /// sequence `seqs[r]` (context followed by action), through
+    /// [`turnwise_model::Policy::token_logprobs`] on the left-padded batch (positions count
+    /// real tokens only, so a padded row scores exactly what it would alone).
+    pub fn score_actions(&self, seqs: &[&[u32]], action_len: &[usize]) -> Result<ActionScores> {
         let (ids, valid) = Self::pad(seqs);
         let l = ids.size()[1];
         let a = action_len.iter().copied().max().unwrap_or(1).max(1);
-        let logp_all = self
+        let positions = (valid.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0);
+        let stats = self
             .model
-            .forward(&ids, &valid)
-            .log_softmax(-1, Kind::Float);
-        let v = logp_all.size()[2];
+            .token_logprobs(&ids, &positions, Some(&valid), 1.0, true)?;
+        let entropy_all = stats.entropy.context("entropy requested")?;
         let mut pos = Vec::with_capacity(seqs.len() * a);
         let mut mask = Vec::with_capacity(seqs.len() * a);
         for &n in action_len {
-            // Action token k sits at column l − n + k; it is predicted from column l − n + k − 1.
+            // Action token k sits at column l − n + k (column t scores token t).
             for k in 0..a {
                 let p = if k < n {
                     l - n as i64 + k as i64
@@ -189,18 +163,10 @@ impl Policy {
         }
         let r = seqs.len() as i64;
         let pos = Tensor::from_slice(&pos).view([r, a as i64]);
-        let target = ids.gather(1, &pos, false);
-        let dist = logp_all.gather(
-            1,
-            &(&pos - 1).unsqueeze(-1).expand([r, a as i64, v], false),
-            false,
-        );
-        let logp = dist.gather(2, &target.unsqueeze(-1), false).squeeze_dim(-1);
-        let entropy = -(dist.exp() * &dist).sum_dim_intlist(-1, false, Kind::Float);
-        ActionScores {
-            logp,
-            entropy,
+        Ok(ActionScores {
+            logp: stats.logprobs.gather(1, &pos, false),
+            entropy: entropy_all.gather(1, &pos, false),
             mask: Tensor::from_slice(&mask).view([r, a as i64]),
-        }
+        })
     }
 }

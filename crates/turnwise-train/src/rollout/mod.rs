@@ -14,7 +14,7 @@ use turnwise_core::{Group, Trajectory, Turn};
 use turnwise_envs::render::{Style, TurnCtx};
 use turnwise_envs::Env;
 
-use crate::policy::sample::{Generated, SampleSpec};
+use crate::policy::generate::{Generated, SampleSpec};
 use crate::policy::{Policy, WordTokenizer};
 pub use context::{context_of, HistorySpec};
 
@@ -126,25 +126,25 @@ fn generate_all(
     policy: &Policy,
     spec: &RolloutSpec,
     rng: &mut turnwise_core::seed::Rng,
-) -> (usize, f64) {
+) -> anyhow::Result<(usize, f64)> {
     let t0 = Instant::now();
     let live: Vec<usize> = (0..eps.len())
         .filter(|&i| !eps[i].done && eps[i].pending.is_none())
         .collect();
     if live.is_empty() {
-        return (0, 0.0);
+        return Ok((0, 0.0));
     }
     let contexts: Vec<Vec<u32>> = live
         .iter()
         .map(|&i| context_of(&eps[i].traj, eps[i].traj.turns.len() - 1, spec.history))
         .collect();
-    let out = policy.generate(&contexts, &spec.sample, rng);
+    let out = policy.generate(&contexts, &spec.sample, rng)?;
     let mut n = 0;
     for (i, g) in live.into_iter().zip(out) {
         n += g.ids.len();
         eps[i].pending = Some(g);
     }
-    (n, t0.elapsed().as_secs_f64())
+    Ok((n, t0.elapsed().as_secs_f64()))
 }
 
 /// Plays one group of `envs.len() / seeds.len()` episodes per seed and returns the groups
@@ -156,7 +156,7 @@ pub fn collect(
     env_name: &str,
     spec: &RolloutSpec,
     rng: &mut turnwise_core::seed::Rng,
-) -> (Vec<Group>, RolloutStats) {
+) -> anyhow::Result<(Vec<Group>, RolloutStats)> {
     let g = envs.len() / seeds.len().max(1);
     let tok = &policy.tokenizer;
     let mut eps: Vec<Episode> = envs
@@ -195,7 +195,7 @@ pub fn collect(
     let half = eps.len().div_ceil(2);
     let (a, b) = eps.split_at_mut(half);
     let mut parts = [a, b];
-    let (n, s) = generate_all(parts[0], policy, spec, rng);
+    let (n, s) = generate_all(parts[0], policy, spec, rng)?;
     stats.tokens += n;
     stats.gen_s += s;
     let mut stepping = 0;
@@ -207,11 +207,12 @@ pub fn collect(
         } else {
             (&mut **p1, &mut **p0)
         };
-        let ((n_env, s_env), (n_tok, s_gen)) = std::thread::scope(|sc| {
+        let ((n_env, s_env), gen) = std::thread::scope(|sc| {
             let h = sc.spawn(|| step_all(to_step, spec, tok));
             let r = generate_all(to_gen, policy, spec, rng);
             (h.join().expect("environment worker panicked"), r)
         });
+        let (n_tok, s_gen) = gen?;
         stats.env_steps += n_env;
         stats.env_s += s_env;
         stats.tokens += n_tok;
@@ -238,5 +239,5 @@ pub fn collect(
         ep.traj.metadata.insert("success".into(), json!(ep.success));
         groups[i / g].trajectories.push(ep.traj);
     }
-    (groups, stats)
+    Ok((groups, stats))
 }

@@ -8,7 +8,7 @@ use turnwise_core::seed;
 
 use super::envs::{eval_tasks, make_envs, STYLE};
 use crate::config::Config;
-use crate::policy::sample::SampleSpec;
+use crate::policy::generate::SampleSpec;
 use crate::policy::Policy;
 use crate::rollout::{collect, HistorySpec, RolloutSpec, RolloutStats};
 
@@ -79,7 +79,7 @@ pub fn evaluate(
     let stop = envs[0].stop();
     let spec = rollout_spec(&cfg, policy, stop, cfg.eval.max_turns, cfg.eval.greedy);
     let mut rng = seed::rng(cfg.run.seed, 0xe7a1);
-    let (groups, stats) = collect(policy, envs, &seeds, &cfg.env.name, &spec, &mut rng);
+    let (groups, stats) = collect(policy, envs, &seeds, &cfg.env.name, &spec, &mut rng)?;
     Ok(report(&cfg.env.name, &groups, &stats))
 }
 

@@ -84,7 +84,11 @@ impl RowSet {
     }
 
     /// Teacher-forced scores of rows `range` under `policy`.
-    pub fn score(&self, policy: &Policy, range: std::ops::Range<usize>) -> ActionScores {
+    pub fn score(
+        &self,
+        policy: &Policy,
+        range: std::ops::Range<usize>,
+    ) -> anyhow::Result<ActionScores> {
         let refs: Vec<&[u32]> = self.seqs[range.clone()].iter().map(Vec::as_slice).collect();
         policy.score_actions(&refs, &self.action_len[range])
     }

@@ -251,7 +251,7 @@ impl Trainer {
         let spec = rollout_spec(cfg, &self.policy, stop, cfg.env.max_turns, false);
         let mut rng = seed::rng(cfg.run.seed, 0x1000_0000 + s);
         let (groups, rstats) =
-            crate::rollout::collect(&self.policy, envs, &seeds, &cfg.env.name, &spec, &mut rng);
+            crate::rollout::collect(&self.policy, envs, &seeds, &cfg.env.name, &spec, &mut rng)?;
         let mut batch = Batch { groups };
         let rollout_s = t0.elapsed().as_secs_f64();
 
@@ -263,7 +263,7 @@ impl Trainer {
             &self.policy,
             self.reference.as_ref(),
             cfg.optim.micro_batch,
-        );
+        )?;
         if cfg.loss.kl_in_reward {
             apply_kl_reward(&mut batch, &pre_rows, &frozen0, cfg.loss.kl_coef);
         }
@@ -294,7 +294,7 @@ impl Trainer {
                 &self.policy,
                 self.reference.as_ref(),
                 cfg.optim.micro_batch,
-            )
+            )?
         } else {
             frozen0
         };
@@ -321,7 +321,7 @@ impl Trainer {
             &lspec,
             disco,
             lr,
-        );
+        )?;
         let update_s = t2.elapsed().as_secs_f64();
         self.state.bad_steps = if ust.skipped == cfg.optim.ppo_epochs {
             self.state.bad_steps + 1

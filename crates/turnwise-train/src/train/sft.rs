@@ -63,7 +63,7 @@ pub fn train(
         let refs: Vec<&[u32]> = pick.iter().map(|&i| rows.seqs[i].as_slice()).collect();
         let lens: Vec<usize> = pick.iter().map(|&i| rows.action_len[i]).collect();
         opt.zero_grad();
-        let s = policy.score_actions(&refs, &lens);
+        let s = policy.score_actions(&refs, &lens)?;
         let nll = -(&s.logp * &s.mask).sum(Kind::Float) / s.mask.sum(Kind::Float).clamp_min(1.0);
         nll.backward();
         opt.clip_grad_norm(o.grad_clip);

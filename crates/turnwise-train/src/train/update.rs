@@ -32,7 +32,12 @@ pub fn chunks(n: usize, micro: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Computes [`Frozen`] for `rows` (no gradient).
-pub fn freeze(rows: &RowSet, policy: &Policy, reference: Option<&Policy>, micro: usize) -> Frozen {
+pub fn freeze(
+    rows: &RowSet,
+    policy: &Policy,
+    reference: Option<&Policy>,
+    micro: usize,
+) -> anyhow::Result<Frozen> {
     tch::no_grad(|| {
         let mut f = Frozen {
             logp_old: vec![],
@@ -41,15 +46,15 @@ pub fn freeze(rows: &RowSet, policy: &Policy, reference: Option<&Policy>, micro:
             mask: vec![],
         };
         for r in chunks(rows.len(), micro) {
-            let s = rows.score(policy, r.clone());
+            let s = rows.score(policy, r.clone())?;
             f.logp_old.push(s.logp);
             f.entropy_old.push(s.entropy);
             f.mask.push(s.mask * rows.live_tensor(r.clone()));
             if let (Some(p), Some(v)) = (reference, f.logp_ref.as_mut()) {
-                v.push(rows.score(p, r).logp);
+                v.push(rows.score(p, r)?.logp);
             }
         }
-        f
+        Ok(f)
     })
 }
 
@@ -108,10 +113,10 @@ pub fn accumulate(
     spec: &PolicyLossSpec,
     norm: &Normaliser,
     micro: usize,
-) -> (f64, f64, f64, f64) {
+) -> anyhow::Result<(f64, f64, f64, f64)> {
     let (mut loss, mut ent, mut kl, mut clipped) = (0.0, 0.0, 0.0, 0.0);
     for (c, r) in chunks(rows.len(), micro).into_iter().enumerate() {
-        let s = rows.score(policy, r.clone());
+        let s = rows.score(policy, r.clone())?;
         let width = s.logp.size()[1];
         let clip = rows.clip_eps.as_ref().map(|v| {
             let t: Vec<f32> = v[r.clone()].iter().map(|&x| x as f32).collect();
@@ -135,7 +140,7 @@ pub fn accumulate(
         kl += terms.kl.map_or(0.0, |t| t.double_value(&[]));
         clipped += terms.clipped_tokens;
     }
-    (loss, ent, kl, clipped)
+    Ok((loss, ent, kl, clipped))
 }
 
 /// DisCO (§10) over the whole batch at once (its objective couples the rows of a
@@ -148,10 +153,10 @@ pub fn accumulate_disco(
     groups: &[Vec<usize>],
     outcomes: &[f64],
     cfg: &Config,
-) -> (f64, f64) {
+) -> anyhow::Result<(f64, f64)> {
     let d = &cfg.loss.disco;
     let all = 0..rows.len();
-    let s = rows.score(policy, all.clone());
+    let s = rows.score(policy, all.clone())?;
     let old = Tensor::cat(&frozen.logp_old, 0);
     let mask = Tensor::cat(&frozen.mask, 0);
     let n_traj = outcomes.len() as i64;
@@ -175,7 +180,7 @@ pub fn accumulate_disco(
     let kl = disco::kl_old(&s.logp, &old, &mask);
     let loss = -j + disco::kl_penalty_tensor(&kl, d.beta, d.delta);
     loss.backward();
-    (loss.double_value(&[]), kl.double_value(&[]))
+    Ok((loss.double_value(&[]), kl.double_value(&[])))
 }
 
 /// Runs `cfg.optim.ppo_epochs` updates on `rows` with learning rate `lr`.
@@ -189,7 +194,7 @@ pub fn update(
     spec: &PolicyLossSpec,
     disco_groups: Option<(&[Vec<usize>], &[f64])>,
     lr: f64,
-) -> UpdateStats {
+) -> anyhow::Result<UpdateStats> {
     let micro = cfg.optim.micro_batch;
     let norm = Normaliser::from_counts(cfg.loss.agg, &rows.counts(), cfg.loss.max_len);
     let mut st = UpdateStats::default();
@@ -198,10 +203,10 @@ pub fn update(
         opt.zero_grad();
         let (loss, ent, kl, clipped) = match (cfg.loss.objective, disco_groups) {
             (Objective::Disco, Some((g, o))) => {
-                let (l, k) = accumulate_disco(policy, rows, frozen, g, o, cfg);
+                let (l, k) = accumulate_disco(policy, rows, frozen, g, o, cfg)?;
                 (l, 0.0, k, 0.0)
             }
-            _ => accumulate(policy, rows, frozen, spec, &norm, micro),
+            _ => accumulate(policy, rows, frozen, spec, &norm, micro)?,
         };
         let gn = opt.clip_grad_norm(cfg.optim.grad_clip);
         st.grad_norm = gn;
@@ -216,5 +221,5 @@ pub fn update(
         }
         opt.step(lr);
     }
-    st
+    Ok(st)
 }

@@ -1,0 +1,67 @@
+//! Rollout generation through turnwise-model's batched KV-cache sampler
+//! ([`turnwise_model::Policy::generate`]): prompts are prefilled once, then every live row
+//! advances one token per step against the cache. The sampler's seed is drawn from the run's
+//! ChaCha stream, so the same run seed gives the same actions bit for bit on CPU.
+
+use rand::Rng as _;
+use turnwise_core::seed::Rng;
+use turnwise_model::{SamplingConfig, StopReason};
+
+use super::Policy;
+
+/// One generated action: its token ids and their log-probs under the sampling distribution.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Generated {
+    /// Token ids, the stop token included when it was produced.
+    pub ids: Vec<u32>,
+    /// log softmax(z/τ)[token] (the untruncated distribution at the sampling temperature τ;
+    /// τ = 1 when greedy), turnwise-model's `logprobs_raw`.
+    pub logprobs: Vec<f32>,
+    /// The stop token ended the action (false: cut by the token budget).
+    pub stopped: bool,
+}
+
+/// How to sample.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleSpec {
+    /// Per-turn token budget.
+    pub max_new: usize,
+    /// The stop token (LMRL: `"\n"`).
+    pub stop: Option<u32>,
+    /// Softmax temperature.
+    pub temperature: f64,
+    /// Take the most likely token.
+    pub greedy: bool,
+}
+
+impl Policy {
+    /// Generates one action for each context (no gradient).
+    pub fn generate(
+        &self,
+        contexts: &[Vec<u32>],
+        spec: &SampleSpec,
+        rng: &mut Rng,
+    ) -> anyhow::Result<Vec<Generated>> {
+        if contexts.is_empty() {
+            return Ok(vec![]);
+        }
+        let cfg = SamplingConfig {
+            max_new_tokens: spec.max_new,
+            temperature: if spec.greedy { 0.0 } else { spec.temperature },
+            top_p: 1.0,
+            top_k: 0,
+            stop_tokens: spec.stop.into_iter().collect(),
+            stop_strings: vec![],
+            seed: rng.random::<u64>(),
+        };
+        let gens = tch::no_grad(|| self.model.generate(contexts, &cfg, None))?;
+        Ok(gens
+            .into_iter()
+            .map(|g| Generated {
+                stopped: matches!(g.stop_reason, StopReason::StopToken(_)),
+                ids: g.tokens,
+                logprobs: g.logprobs_raw,
+            })
+            .collect())
+    }
+}
