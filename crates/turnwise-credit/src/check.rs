@@ -44,3 +44,37 @@ pub fn compare(got: &Value, expected: &Value, path: &str, diffs: &mut Vec<String
         (a, b) => diffs.push(format!("{path}: got {a}, expected {b}")),
     }
 }
+
+/// All differences between a computed output (`main`, and `extras` shaped like
+/// `expected_extra`) and a test case's `expected` / `expected_extra`.
+pub fn case_diffs(
+    main: &Value,
+    extras: &Value,
+    expected: Option<&Value>,
+    expected_extra: Option<&Value>,
+) -> Vec<String> {
+    let mut diffs = Vec::new();
+    match expected {
+        Some(exp) => compare(main, exp, "expected", &mut diffs),
+        None => diffs.push("case has no `expected`".to_owned()),
+    }
+    if let Some(Value::Object(exp)) = expected_extra {
+        for (k, v) in exp {
+            match extras.get(k) {
+                Some(got) => compare(got, v, &format!("expected_extra.{k}"), &mut diffs),
+                None => diffs.push(format!("expected_extra.{k}: not produced")),
+            }
+        }
+    }
+    diffs
+}
+
+/// The readable report of a mismatching case: a heading naming the place, then one diff a line.
+pub fn mismatch_report(place: &str, method: &str, name: &str, diffs: &[String]) -> String {
+    let mut s = format!("MISMATCH {place} ({method} / {name}):");
+    for d in diffs {
+        s.push_str("\n  ");
+        s.push_str(d);
+    }
+    s
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use turnwise_core::jsonl::{self, Record};
-use turnwise_credit::check::compare;
+use turnwise_credit::check::case_diffs;
 use turnwise_credit::registry;
 
 fn fixture(name: &str) -> PathBuf {
@@ -44,22 +44,12 @@ fn check_file(name: &str) -> (usize, Vec<String>) {
                 continue;
             }
         };
-        let mut diffs = Vec::new();
-        compare(
+        let diffs = case_diffs(
             &out.main_json(&case.batch),
-            case.expected.as_ref().unwrap(),
-            "expected",
-            &mut diffs,
+            &out.extras_json(&case.batch),
+            case.expected.as_ref(),
+            case.expected_extra.as_ref(),
         );
-        if let Some(serde_json::Value::Object(exp)) = &case.expected_extra {
-            let got = out.extras_json(&case.batch);
-            for (k, v) in exp {
-                match got.get(k) {
-                    Some(g) => compare(g, v, &format!("expected_extra.{k}"), &mut diffs),
-                    None => diffs.push(format!("expected_extra.{k}: not produced")),
-                }
-            }
-        }
         if !diffs.is_empty() {
             failures.push(format!(
                 "{name}:{line} {} / {}:\n  {}",

@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde_json::{Map, Value};
 use turnwise_core::jsonl::{self, Record};
 use turnwise_core::Batch;
-use turnwise_credit::check::compare;
+use turnwise_credit::check::{case_diffs, mismatch_report};
 use turnwise_credit::registry;
 use turnwise_train::loss::vectors;
 
@@ -91,33 +91,17 @@ pub fn run(args: Args) -> Result<i32> {
                     writeln!(out, "{main}")?;
                 }
                 if args.check {
-                    let mut diffs = Vec::new();
-                    match &case.expected {
-                        Some(exp) => compare(&main, exp, "expected", &mut diffs),
-                        None => diffs.push("case has no `expected`".to_owned()),
-                    }
-                    if let Some(Value::Object(exp)) = &case.expected_extra {
-                        for (k, v) in exp {
-                            match extra.get(k) {
-                                Some(got) => {
-                                    compare(got, v, &format!("expected_extra.{k}"), &mut diffs)
-                                }
-                                None => diffs.push(format!("expected_extra.{k}: not produced")),
-                            }
-                        }
-                    }
+                    let diffs = case_diffs(
+                        &main,
+                        &extra,
+                        case.expected.as_ref(),
+                        case.expected_extra.as_ref(),
+                    );
                     if !diffs.is_empty() {
                         failures += 1;
                         out.flush()?;
-                        eprintln!(
-                            "MISMATCH {}:{line} ({} / {}):",
-                            args.input.display(),
-                            method,
-                            case.name
-                        );
-                        for d in diffs {
-                            eprintln!("  {d}");
-                        }
+                        let place = format!("{}:{line}", args.input.display());
+                        eprintln!("{}", mismatch_report(&place, &method, &case.name, &diffs));
                     }
                 }
             }

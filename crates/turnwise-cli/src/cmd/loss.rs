@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
+use serde_json::Value;
 use turnwise_core::jsonl::{self, Record};
-use turnwise_credit::check::compare;
+use turnwise_credit::check::{case_diffs, mismatch_report};
 use turnwise_train::loss::vectors;
 
 /// Arguments of `turnwise loss`.
@@ -42,23 +43,15 @@ pub fn run(args: Args) -> Result<i32> {
             .map_err(|e| anyhow!("{}:{line} ({}): {e}", args.input.display(), case.name))?;
         writeln!(out, "{got}")?;
         if args.check {
-            let mut diffs = Vec::new();
-            match &case.expected {
-                Some(exp) => compare(&got, exp, "expected", &mut diffs),
-                None => diffs.push("case has no `expected`".into()),
-            }
+            let diffs = case_diffs(&got, &Value::Null, case.expected.as_ref(), None);
             if !diffs.is_empty() {
                 failures += 1;
                 out.flush()?;
+                let place = format!("{}:{line}", args.input.display());
                 eprintln!(
-                    "MISMATCH {}:{line} ({} / {}):",
-                    args.input.display(),
-                    case.method,
-                    case.name
+                    "{}",
+                    mismatch_report(&place, &case.method, &case.name, &diffs)
                 );
-                for d in diffs {
-                    eprintln!("  {d}");
-                }
             }
         }
     }
