@@ -153,6 +153,15 @@ impl ParamSpec {
     }
 }
 
+/// The `eps` parameter shared by the group-normalising methods: ε added to the std
+/// (`credit-outcome.md` §0.3, ε = 1e-6).
+pub const EPS_PARAM: ParamSpec = ParamSpec {
+    name: "eps",
+    kind: ParamKind::Float,
+    default: Default::Float(crate::stats::EPS),
+    doc: "ε added to the std",
+};
+
 /// Resolved parameters of one method call: every declared parameter has a value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {

@@ -14,8 +14,7 @@ use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::moments::{scale_for, Moments};
 use crate::output::{CreditOutput, TurnValues};
-use crate::params::{Default as D, ParamKind, ParamSpec, Params};
-use crate::stats::EPS;
+use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
 
 use super::common::{accumulate_returns, outcomes_into, unit_interval, TurnValuesBuilder};
 
@@ -217,12 +216,7 @@ static PARAMS: &[ParamSpec] = &[
         default: D::Str("mean_std_norm"),
         doc: "normalisation of both levels: (x − μ)/(σ + ε) or x − μ",
     },
-    ParamSpec {
-        name: "eps",
-        kind: ParamKind::Float,
-        default: D::Float(EPS),
-        doc: "ε added to the std",
-    },
+    EPS_PARAM,
     ParamSpec {
         name: "episode_stats",
         kind: ParamKind::Choice(&["per_step", "per_trajectory"]),

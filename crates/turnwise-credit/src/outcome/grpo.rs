@@ -11,7 +11,7 @@ use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::moments::Moments;
 use crate::output::{CreditOutput, TurnValues};
-use crate::params::{Default as D, ParamKind, ParamSpec, Params};
+use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
 use crate::stats::EPS;
 
 use super::common::{broadcast_per_group, group_moments, outcomes_into};
@@ -82,12 +82,7 @@ pub fn grpo_advantages(batch: &Batch, eps: f64, mode: StdMode) -> Result<TurnVal
 }
 
 static GRPO_PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "eps",
-        kind: ParamKind::Float,
-        default: D::Float(EPS),
-        doc: "ε added to the std",
-    },
+    EPS_PARAM,
     ParamSpec {
         name: "norm_by_std",
         kind: ParamKind::Bool,

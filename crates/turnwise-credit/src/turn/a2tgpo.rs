@@ -17,8 +17,8 @@ use turnwise_core::Batch;
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
-use crate::params::{Default as D, ParamKind, ParamSpec, Params};
-use crate::stats::{mean, std_igpo, EPS};
+use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
+use crate::stats::{mean, std_igpo};
 use crate::turn::igpo::{info_gain_rewards, missing_gold_logprob, InfoGainType};
 use crate::turn::index_stats::{IndexStats, StdKind};
 use crate::turn::prefetch;
@@ -177,12 +177,7 @@ static PARAMS: &[ParamSpec] = &[
         default: D::Float(0.2),
         doc: "base PPO clip range ε (verl default)",
     },
-    ParamSpec {
-        name: "eps",
-        kind: ParamKind::Float,
-        default: D::Float(EPS),
-        doc: "ε added to the std",
-    },
+    EPS_PARAM,
     ParamSpec {
         name: "answer_turn_clip",
         kind: ParamKind::Choice(&["neutral", "adaptive"]),

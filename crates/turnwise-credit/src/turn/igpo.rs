@@ -14,8 +14,8 @@ use turnwise_core::{Batch, Trajectory};
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
-use crate::params::{Default as D, ParamKind, ParamSpec, Params};
-use crate::stats::{mean, std_igpo, EPS};
+use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
+use crate::stats::{mean, std_igpo};
 use crate::turn::prefetch;
 
 /// How an information gain is measured (`info_gain_type`, §1).
@@ -260,12 +260,7 @@ static PARAMS: &[ParamSpec] = &[
         default: D::Bool(true),
         doc: "divide by std_igpo (false: only centre)",
     },
-    ParamSpec {
-        name: "eps",
-        kind: ParamKind::Float,
-        default: D::Float(EPS),
-        doc: "ε added to the std",
-    },
+    EPS_PARAM,
     ParamSpec {
         name: "w_outcome",
         kind: ParamKind::Float,

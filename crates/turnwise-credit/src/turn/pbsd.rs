@@ -14,8 +14,8 @@ use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::outcome::grpo::outcomes;
 use crate::output::{CreditOutput, Extra, TurnValues};
-use crate::params::{Default as D, ParamKind, ParamSpec, Params};
-use crate::stats::{mean, std_unbiased, EPS};
+use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
+use crate::stats::{mean, std_unbiased};
 
 /// How the turn signal reweights the outcome advantage (both ASSUMPTION).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,12 +132,7 @@ static PARAMS: &[ParamSpec] = &[
         default: D::Float(5.0),
         doc: "c: clip bound of the signal in the additive mode",
     },
-    ParamSpec {
-        name: "eps",
-        kind: ParamKind::Float,
-        default: D::Float(EPS),
-        doc: "ε added to the std",
-    },
+    EPS_PARAM,
 ];
 
 /// `pbsd`: registry adapter of [`pbsd_advantages`].

@@ -13,8 +13,8 @@ use turnwise_core::{Batch, ToolCall, Trajectory};
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
-use crate::params::{Default as D, ParamKind, ParamSpec, Params};
-use crate::stats::{mean, std_unbiased, EPS};
+use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
+use crate::stats::{mean, std_unbiased};
 use crate::turn::index_stats::{IndexStats, StdKind};
 
 pub mod assignment;
@@ -283,12 +283,7 @@ static PARAMS: &[ParamSpec] = &[
         default: D::Float(0.9),
         doc: "λ of the discounted turn returns (hard-coded 0.9 in the code)",
     },
-    ParamSpec {
-        name: "eps",
-        kind: ParamKind::Float,
-        default: D::Float(EPS),
-        doc: "ε added to the std",
-    },
+    EPS_PARAM,
 ];
 
 /// `matchtir`: registry adapter of [`matchtir_advantages`].
