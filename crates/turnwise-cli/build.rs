@@ -1,4 +1,4 @@
-//! Links libtorch (rpath, CUDA kept NEEDED) after checking the `.torch` install; the logic
+//! Links libtorch (rpath; CUDA is loaded on demand) after checking the `.torch` install; the logic
 //! is shared with the other tch crates, see crates/turnwise-model/build_support.rs.
 include!("../turnwise-model/build_support.rs");
 

@@ -13,9 +13,10 @@
 //    message comes first.
 // 2. Emits `-Wl,-rpath=<LIBTORCH>/lib` so binaries and test executables run without
 //    LD_LIBRARY_PATH.
-// 3. Emits `-Wl,--no-as-needed -ltorch_cuda -ltorch` so `libtorch_cuda.so` stays NEEDED
-//    (rustc's default `--as-needed` drops it and CUDA would then be unavailable at run time;
-//    tch-rs issues #907/#980, spec/stack.md "GPU link gotcha").
+// 3. Does NOT keep `libtorch_cuda.so` NEEDED (rustc's default `--as-needed` drops it, tch-rs
+//    issues #907/#980): loading it costs ~230 MB of RSS that CPU runs never use. Instead
+//    turnwise-model's `cuda` module dlopens it when a `cuda` device is asked for; the folder
+//    is passed to it as `TURNWISE_LIBTORCH_LIB` (a fallback after the RUNPATH search).
 
 /// The torch version `tch = "=0.24.0"` is built against (torch-sys `TORCH_VERSION`).
 const EXPECTED_TORCH_VERSION: &str = "2.11.0";
@@ -72,9 +73,7 @@ fn link_libtorch() {
                 lib.parent().unwrap_or(&lib).join("version.py").display()
             );
             println!("cargo:rustc-link-arg=-Wl,-rpath={}", lib.display());
-            println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-            println!("cargo:rustc-link-arg=-ltorch_cuda");
-            println!("cargo:rustc-link-arg=-ltorch");
+            println!("cargo:rustc-env=TURNWISE_LIBTORCH_LIB={}", lib.display());
         }
         Err(msg) => {
             println!("cargo:warning=turnwise: {msg}");

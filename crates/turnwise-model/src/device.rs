@@ -3,7 +3,8 @@
 use crate::error::{ModelError, Result};
 use tch::{Device, Kind};
 
-/// Parses `cpu`, `cuda` (GPU 0) or `cuda:N`; a CUDA device must exist at run time.
+/// Parses `cpu`, `cuda` (GPU 0) or `cuda:N`; a CUDA device must exist at run time. Asking
+/// for `cuda` first loads libtorch's CUDA library ([`crate::cuda::load_backend`]).
 pub fn parse_device(s: &str) -> Result<Device> {
     let dev = match s.trim() {
         "cpu" => Device::Cpu,
@@ -19,6 +20,7 @@ pub fn parse_device(s: &str) -> Result<Device> {
         },
     };
     if let Device::Cuda(n) = dev {
+        crate::cuda::load_backend()?;
         let count = tch::Cuda::device_count();
         if n as i64 >= count {
             return Err(ModelError::option(

@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod cuda;
 pub mod device;
 pub mod error;
 pub mod logprobs;

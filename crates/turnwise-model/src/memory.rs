@@ -5,7 +5,8 @@
 //! that are rarely given back; a train step then leaves the process ~60% above its live
 //! memory. Fixing the threshold (which also disables the dynamic adjustment) makes every block
 //! of at least `threshold` bytes an `mmap` returned to the OS on free, so the resident set
-//! follows live tensors. Measured on `turnwise bench model` (glibc malloc): peak RSS
+//! follows live tensors. Measured on `turnwise bench model` (glibc malloc, CUDA libraries
+//! loaded, as they were then): peak RSS
 //! 855 MB → 663 MB, but every large block is then faulted in afresh and a train step gets
 //! ~45% slower, so it is opt-in. The `turnwise` binary uses mimalloc instead (override of
 //! malloc), which keeps most of the saving (≈ 745 MB) at full speed.
