@@ -1,5 +1,6 @@
 //! End-to-end properties of runs on a tiny configuration: resuming gives the same weights
-//! bit for bit, micro-batching does not change the gradient, rollouts are token-in /
+//! bit for bit, micro-batching and scoring repeated sequences once do not change the
+//! gradient, rollouts are token-in /
 //! token-out and readable by the credit registry, and bad configurations are rejected.
 
 use std::path::Path;
@@ -116,8 +117,7 @@ fn micro_batch_size_does_not_change_the_gradient() {
             turnwise_train::optim::AdamW::new(t.policy.parameters(), 0.9, 0.999, 1e-8, 0.0);
         opt.zero_grad();
         let frozen = update::freeze(&rows, &t.policy, None, micro).unwrap();
-        let (loss, ..) =
-            update::accumulate(&t.policy, &rows, &frozen, &spec, &norm, micro).unwrap();
+        let (loss, ..) = update::accumulate(&t.policy, &rows, &frozen, &spec, &norm).unwrap();
         let g: Vec<f64> = opt
             .params
             .iter()
@@ -139,6 +139,111 @@ fn micro_batch_size_does_not_change_the_gradient() {
             (a - b).abs() <= 1e-4 * scale && (a - c).abs() <= 1e-4 * scale,
             "{a} {b} {c}"
         );
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+#[test]
+fn scoring_repeated_sequences_once_gives_the_gradient_of_every_row() {
+    use turnwise_train::train::{rows, update};
+    tch::set_num_threads(1);
+    tch::manual_seed(7);
+    let cfg = tiny(&["loss.agg=seq-mean-token-mean", "loss.entropy_coef=0.01"]);
+    let tmp = std::env::temp_dir().join(format!("tw-dedup-{}", std::process::id()));
+    let t = Trainer::start(cfg.clone(), &tmp, |_, _| {}).unwrap();
+    let envs = turnwise_train::train::envs::make_envs(&cfg, 4, &[]).unwrap();
+    let spec = turnwise_train::train::eval::rollout_spec(&cfg, &t.policy, envs[0].stop(), 4, false);
+    let mut rng = turnwise_core::seed::rng(3, 4);
+    let (groups, _) = turnwise_train::rollout::collect(
+        &t.policy,
+        envs,
+        &[21, 22],
+        "lmrl/maze-fo",
+        &spec,
+        &mut rng,
+    )
+    .unwrap();
+    let batch = turnwise_core::Batch { groups };
+    let mut adv = turnwise_credit::TurnValues::zeros(&batch);
+    for (i, v) in adv.values.iter_mut().enumerate() {
+        *v = (i as f64 * 0.61).cos();
+    }
+    let h = turnwise_train::rollout::HistorySpec {
+        mode: cfg.env.history,
+        k: cfg.env.history_k,
+    };
+    let mut rs = rows::RowSet::from_batch(&batch, &adv, None, h, false);
+    // Repeat every other row with its own advantage and liveness, so repeats are certain.
+    for i in (0..rs.len()).step_by(2) {
+        rs.seqs.push(rs.seqs[i].clone());
+        rs.action_len.push(rs.action_len[i]);
+        rs.adv.push(0.3 - rs.adv[i]);
+        rs.live.push(i % 4 == 0);
+        rs.env_step.push(rs.env_step[i]);
+        rs.traj.push(rs.traj[i]);
+    }
+    let refs: Vec<&[u32]> = rs.seqs.iter().map(Vec::as_slice).collect();
+    (rs.uniq, rs.inverse) = rows::distinct(&refs, &rs.action_len);
+    assert!(rs.unique_len() < rs.len(), "no repeated sequence");
+    for (r, &u) in rs.inverse.iter().enumerate() {
+        assert_eq!(rs.seqs[rs.uniq[u]], rs.seqs[r]);
+    }
+    let all: Vec<usize> = (0..rs.len()).collect();
+    let lspec = update::loss_spec(&cfg, &[], 0);
+    let norm = turnwise_train::loss::Normaliser::from_counts(cfg.loss.agg, &rs.counts(), None);
+    let old_all = tch::no_grad(|| t.policy.score_actions(&refs, &rs.action_len))
+        .unwrap()
+        .logp;
+    let frozen = update::freeze(&rs, &t.policy, None, 3).unwrap();
+    // Move θ away from θ_old so that ratios differ from 1 and clipping can act.
+    tch::no_grad(|| {
+        for p in t.policy.parameters() {
+            let mut p = p;
+            let noise = p.randn_like() * 0.2;
+            let _ = p.f_add_(&noise).unwrap();
+        }
+    });
+    let mut opt = turnwise_train::optim::AdamW::new(t.policy.parameters(), 0.9, 0.999, 1e-8, 0.0);
+    let grads = |opt: &turnwise_train::optim::AdamW| -> Vec<f64> {
+        opt.params
+            .iter()
+            .flat_map(|p| Vec::<f64>::try_from(p.grad().to_kind(Kind::Double).view([-1])).unwrap())
+            .collect()
+    };
+    opt.zero_grad();
+    let (loss_once, ..) = update::accumulate(&t.policy, &rs, &frozen, &lspec, &norm).unwrap();
+    let g_once = grads(&opt);
+
+    opt.zero_grad();
+    let s = t.policy.score_actions(&refs, &rs.action_len).unwrap();
+    let width = s.logp.size()[1];
+    let every = turnwise_train::loss::Rows {
+        logp_new: s.logp,
+        logp_old: old_all,
+        adv: rs.adv_tensor(&all, width),
+        mask: s.mask * rs.live_tensor(&all),
+        logp_ref: None,
+        entropy: Some(s.entropy),
+        clip: None,
+        env_step: rs.env_step.clone(),
+    };
+    let terms = turnwise_train::loss::policy_loss(&every, &lspec, &norm);
+    terms.loss.backward();
+    let loss_every = terms.loss.double_value(&[]);
+    let g_every = grads(&opt);
+
+    assert!(
+        terms.clipped_tokens > 0.0,
+        "the test should exercise the clip"
+    );
+    assert!(
+        (loss_once - loss_every).abs() < 1e-5,
+        "{loss_once} {loss_every}"
+    );
+    let scale = g_every.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    assert!(scale > 1e-6, "no gradient");
+    for (a, b) in g_once.iter().zip(&g_every) {
+        assert!((a - b).abs() <= 1e-4 * scale, "{a} {b}");
     }
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -304,7 +304,8 @@ pub struct OptimConfig {
     pub schedule: Schedule,
     /// Final learning rate of the cosine schedule, as a fraction of `lr`.
     pub min_lr_ratio: f64,
-    /// Rows (turns) per micro-batch; gradients accumulate over micro-batches.
+    /// Distinct turn sequences per micro-batch (repeated turns are scored once and expanded
+    /// to their rows); gradients accumulate over micro-batches.
     pub micro_batch: usize,
     /// PPO epochs: optimiser passes over each rollout batch.
     pub ppo_epochs: usize,

@@ -1,6 +1,13 @@
 //! Training rows: one row per turn with action tokens (the per-turn-row layout of
 //! verl-agent / KernelGYM, `credit-outcome.md` §12.2), with its token context, its
 //! advantage, and whether it is masked (over-turn masking, §13).
+//!
+//! Rows whose token sequences are identical (the same observation answered with the same
+//! action, common when a group revisits states) are scored once: [`RowSet::uniq`] lists one
+//! representative row per distinct (sequence, action length) and [`RowSet::inverse`] maps
+//! every row to it. Log-probabilities of identical inputs are identical, so scoring the
+//! distinct sequences and expanding them to rows (`index_select`, whose backward sums the
+//! duplicates' gradients) gives the same loss and gradient with less work.
 
 use tch::{Kind, Tensor};
 use turnwise_core::Batch;
@@ -26,6 +33,30 @@ pub struct RowSet {
     pub traj: Vec<usize>,
     /// Per-row clip range (A²TGPO `clip_eps`), when the estimator provides one.
     pub clip_eps: Option<Vec<f64>>,
+    /// One representative row per distinct (sequence, action length), in order of first
+    /// occurrence.
+    pub uniq: Vec<usize>,
+    /// For every row, the index into [`RowSet::uniq`] of its sequence.
+    pub inverse: Vec<usize>,
+}
+
+/// Distinct (sequence, action length) pairs: (first row of each, row → distinct index).
+pub fn distinct(seqs: &[&[u32]], action_len: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let mut seen: std::collections::HashMap<(&[u32], usize), usize> =
+        std::collections::HashMap::with_capacity(seqs.len());
+    let mut uniq = Vec::new();
+    let inverse = seqs
+        .iter()
+        .zip(action_len)
+        .enumerate()
+        .map(|(i, (s, &n))| {
+            *seen.entry((s, n)).or_insert_with(|| {
+                uniq.push(i);
+                uniq.len() - 1
+            })
+        })
+        .collect();
+    (uniq, inverse)
 }
 
 impl RowSet {
@@ -61,7 +92,14 @@ impl RowSet {
                 }
             }
         }
+        let refs: Vec<&[u32]> = r.seqs.iter().map(Vec::as_slice).collect();
+        (r.uniq, r.inverse) = distinct(&refs, &r.action_len);
         r
+    }
+
+    /// Number of distinct sequences.
+    pub fn unique_len(&self) -> usize {
+        self.uniq.len()
     }
 
     /// Number of rows.
@@ -83,19 +121,22 @@ impl RowSet {
             .collect()
     }
 
-    /// Teacher-forced scores of rows `range` under `policy`.
-    pub fn score(
+    /// Teacher-forced scores of the distinct sequences `range` (indices into
+    /// [`RowSet::uniq`]) under `policy`.
+    pub fn score_unique(
         &self,
         policy: &Policy,
         range: std::ops::Range<usize>,
     ) -> anyhow::Result<ActionScores> {
-        let refs: Vec<&[u32]> = self.seqs[range.clone()].iter().map(Vec::as_slice).collect();
-        policy.score_actions(&refs, &self.action_len[range])
+        let reps = &self.uniq[range];
+        let refs: Vec<&[u32]> = reps.iter().map(|&i| self.seqs[i].as_slice()).collect();
+        let lens: Vec<usize> = reps.iter().map(|&i| self.action_len[i]).collect();
+        policy.score_actions(&refs, &lens)
     }
 
-    /// Per-token advantages [R, A] of rows `range` (A = `width`).
-    pub fn adv_tensor(&self, range: std::ops::Range<usize>, width: i64) -> Tensor {
-        let v: Vec<f32> = self.adv[range].iter().map(|&a| a as f32).collect();
+    /// Per-token advantages [R, A] of `rows` (A = `width`).
+    pub fn adv_tensor(&self, rows: &[usize], width: i64) -> Tensor {
+        let v: Vec<f32> = rows.iter().map(|&i| self.adv[i] as f32).collect();
         let r = v.len() as i64;
         Tensor::from_slice(&v)
             .view([r, 1])
@@ -103,11 +144,11 @@ impl RowSet {
             .contiguous()
     }
 
-    /// The liveness mask [R, 1] of rows `range`.
-    pub fn live_tensor(&self, range: std::ops::Range<usize>) -> Tensor {
-        let v: Vec<f32> = self.live[range]
+    /// The liveness mask [R, 1] of `rows`.
+    pub fn live_tensor(&self, rows: &[usize]) -> Tensor {
+        let v: Vec<f32> = rows
             .iter()
-            .map(|&l| if l { 1.0 } else { 0.0 })
+            .map(|&i| if self.live[i] { 1.0 } else { 0.0 })
             .collect();
         let r = v.len() as i64;
         Tensor::from_slice(&v).view([r, 1]).to_kind(Kind::Float)

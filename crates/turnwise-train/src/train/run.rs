@@ -288,16 +288,9 @@ impl Trainer {
         let credit_s = t1.elapsed().as_secs_f64();
 
         let t2 = Instant::now();
-        let frozen = if cfg.loss.over_turn_mask {
-            freeze(
-                &rows,
-                &self.policy,
-                self.reference.as_ref(),
-                cfg.optim.micro_batch,
-            )?
-        } else {
-            frozen0
-        };
+        // π_old depends on the sequences only (the same for `pre_rows` and `rows`); the
+        // over-turn mask is applied per row in the loss.
+        let frozen = frozen0;
         if let (Some(h), Some(e)) = (self.state.epo.as_mut(), cfg.loss.epo.as_ref()) {
             h.push(&per_step_entropy(&rows, &frozen, e.max_steps));
         }
@@ -419,13 +412,7 @@ impl Trainer {
 /// penalty"); the outcome is recomputed as the return.
 fn apply_kl_reward(batch: &mut Batch, rows: &RowSet, frozen: &update::Frozen, beta: f64) {
     let Some(refs) = &frozen.logp_ref else { return };
-    let mut kl = Vec::with_capacity(rows.len());
-    for ((old, r), m) in frozen.logp_old.iter().zip(refs).zip(&frozen.mask) {
-        let v: Vec<f32> =
-            Vec::try_from(((old - r) * m).sum_dim_intlist(1, false, tch::Kind::Float))
-                .unwrap_or_default();
-        kl.extend(v);
-    }
+    let kl_u = frozen.row_sums(|c| (&frozen.logp_old[c] - &refs[c]) * &frozen.mask[c]);
     let mut i = 0;
     for t in batch
         .groups
@@ -437,30 +424,25 @@ fn apply_kl_reward(batch: &mut Batch, rows: &RowSet, frozen: &update::Frozen, be
             .iter_mut()
             .filter(|u| !u.action.token_ids.is_empty())
         {
-            u.reward = Some(u.reward.unwrap_or(0.0) - beta * kl[i] as f64);
+            u.reward = Some(u.reward.unwrap_or(0.0) - beta * kl_u[rows.inverse[i]]);
             i += 1;
         }
         t.outcome = Some(t.total_reward());
     }
 }
 
-/// Mean π_old token entropy per environment step (EPO history entry of one iteration).
+/// Mean π_old token entropy per environment step over the live rows (EPO history entry of
+/// one iteration).
 fn per_step_entropy(rows: &RowSet, frozen: &update::Frozen, max_steps: usize) -> Vec<f64> {
+    let es = frozen.row_sums(|c| &frozen.entropy_old[c] * &frozen.mask[c]);
+    let ms = frozen.row_sums(|c| frozen.mask[c].shallow_clone());
     let mut sum = vec![0.0; max_steps];
     let mut cnt = vec![0.0; max_steps];
-    let mut i = 0;
-    for (e, m) in frozen.entropy_old.iter().zip(&frozen.mask) {
-        let es: Vec<f32> =
-            Vec::try_from((e * m).sum_dim_intlist(1, false, tch::Kind::Float)).unwrap_or_default();
-        let ms: Vec<f32> =
-            Vec::try_from(m.sum_dim_intlist(1, false, tch::Kind::Float)).unwrap_or_default();
-        for (a, b) in es.into_iter().zip(ms) {
-            let st = rows.env_step[i];
-            if st < max_steps {
-                sum[st] += a as f64;
-                cnt[st] += b as f64;
-            }
-            i += 1;
+    for (r, &u) in rows.inverse.iter().enumerate() {
+        let st = rows.env_step[r];
+        if rows.live[r] && st < max_steps {
+            sum[st] += es[u];
+            cnt[st] += ms[u];
         }
     }
     let last = cnt.iter().rposition(|&c| c > 0.0).map_or(0, |p| p + 1);

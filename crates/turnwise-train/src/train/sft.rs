@@ -4,10 +4,10 @@
 
 use anyhow::Result;
 use rand::Rng as _;
-use tch::Kind;
+use tch::{Kind, Tensor};
 use turnwise_core::{seed, Group};
 
-use super::rows::RowSet;
+use super::rows::{distinct, RowSet};
 use crate::config::Config;
 use crate::optim::{lr_at, AdamW};
 use crate::policy::{Policy, WordTokenizer};
@@ -63,8 +63,14 @@ pub fn train(
         let refs: Vec<&[u32]> = pick.iter().map(|&i| rows.seqs[i].as_slice()).collect();
         let lens: Vec<usize> = pick.iter().map(|&i| rows.action_len[i]).collect();
         opt.zero_grad();
-        let s = policy.score_actions(&refs, &lens)?;
-        let nll = -(&s.logp * &s.mask).sum(Kind::Float) / s.mask.sum(Kind::Float).clamp_min(1.0);
+        // Repeated demonstrations in the draw are scored once and counted with multiplicity.
+        let (uniq, inverse) = distinct(&refs, &lens);
+        let urefs: Vec<&[u32]> = uniq.iter().map(|&i| refs[i]).collect();
+        let ulens: Vec<usize> = uniq.iter().map(|&i| lens[i]).collect();
+        let s = policy.score_actions(&urefs, &ulens)?;
+        let inv = Tensor::from_slice(&inverse.iter().map(|&u| u as i64).collect::<Vec<_>>());
+        let (logp, mask) = (s.logp.index_select(0, &inv), s.mask.index_select(0, &inv));
+        let nll = -(&logp * &mask).sum(Kind::Float) / mask.sum(Kind::Float).clamp_min(1.0);
         nll.backward();
         opt.clip_grad_norm(o.grad_clip);
         let v = nll.double_value(&[]);

@@ -11,27 +11,74 @@ use crate::loss::{self, disco, epo, Normaliser, PolicyLossSpec, Rows};
 use crate::optim::AdamW;
 use crate::policy::Policy;
 
-/// Behaviour- and reference-policy quantities, computed once before the epochs.
-pub struct Frozen {
-    /// log π_old per micro-batch chunk.
-    pub logp_old: Vec<Tensor>,
-    /// Entropies under π_old per chunk (for metrics and the EPO history).
-    pub entropy_old: Vec<Tensor>,
-    /// log π_ref per chunk (when a KL term is used).
-    pub logp_ref: Option<Vec<Tensor>>,
-    /// Token masks per chunk.
-    pub mask: Vec<Tensor>,
+/// One micro-batch: a range of distinct sequences scored together and the rows (turns)
+/// that repeat them.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Distinct sequences of this micro-batch (a range of indices into [`RowSet::uniq`]).
+    pub uniq: std::ops::Range<usize>,
+    /// Rows, in batch order, whose sequence is in `uniq`.
+    pub rows: Vec<usize>,
+    /// For each of `rows`, its sequence's position within `uniq` ([R_c], int64).
+    pub local: Tensor,
 }
 
-/// The micro-batch ranges of `n` rows.
-pub fn chunks(n: usize, micro: usize) -> Vec<std::ops::Range<usize>> {
-    (0..n)
-        .step_by(micro.max(1))
-        .map(|s| s..(s + micro).min(n))
+/// Splits the distinct sequences of `rows` into micro-batches of at most `micro`.
+pub fn plan(rows: &RowSet, micro: usize) -> Vec<Chunk> {
+    let micro = micro.max(1);
+    let n = rows.unique_len();
+    let mut members: Vec<Vec<usize>> = vec![vec![]; n.div_ceil(micro)];
+    for (r, &u) in rows.inverse.iter().enumerate() {
+        members[u / micro].push(r);
+    }
+    members
+        .into_iter()
+        .enumerate()
+        .map(|(c, rs)| {
+            let start = c * micro;
+            let local: Vec<i64> = rs
+                .iter()
+                .map(|&r| (rows.inverse[r] - start) as i64)
+                .collect();
+            Chunk {
+                uniq: start..(start + micro).min(n),
+                rows: rs,
+                local: Tensor::from_slice(&local),
+            }
+        })
         .collect()
 }
 
-/// Computes [`Frozen`] for `rows` (no gradient).
+/// Behaviour- and reference-policy quantities, computed once before the epochs, per
+/// micro-batch of distinct sequences ([A]: that micro-batch's longest action).
+pub struct Frozen {
+    /// The micro-batches.
+    pub chunks: Vec<Chunk>,
+    /// log π_old [U_c, A] per chunk.
+    pub logp_old: Vec<Tensor>,
+    /// Entropies under π_old [U_c, A] per chunk (for metrics and the EPO history).
+    pub entropy_old: Vec<Tensor>,
+    /// log π_ref [U_c, A] per chunk (when a KL term is used).
+    pub logp_ref: Option<Vec<Tensor>>,
+    /// Action-token masks [U_c, A] per chunk (1 = action token, 0 = padding).
+    pub mask: Vec<Tensor>,
+}
+
+impl Frozen {
+    /// Per-distinct-sequence sums over tokens of `f(chunk index)` ([U_c, A] each), in
+    /// [`RowSet::uniq`] order.
+    pub fn row_sums(&self, f: impl Fn(usize) -> Tensor) -> Vec<f64> {
+        (0..self.chunks.len())
+            .flat_map(|c| {
+                Vec::<f64>::try_from(f(c).sum_dim_intlist(1, false, Kind::Double))
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+/// Computes [`Frozen`] for `rows` in micro-batches of `micro` distinct sequences (no
+/// gradient).
 pub fn freeze(
     rows: &RowSet,
     policy: &Policy,
@@ -40,18 +87,19 @@ pub fn freeze(
 ) -> anyhow::Result<Frozen> {
     tch::no_grad(|| {
         let mut f = Frozen {
+            chunks: plan(rows, micro),
             logp_old: vec![],
             entropy_old: vec![],
             logp_ref: reference.map(|_| vec![]),
             mask: vec![],
         };
-        for r in chunks(rows.len(), micro) {
-            let s = rows.score(policy, r.clone())?;
+        for c in &f.chunks {
+            let s = rows.score_unique(policy, c.uniq.clone())?;
             f.logp_old.push(s.logp);
             f.entropy_old.push(s.entropy);
-            f.mask.push(s.mask * rows.live_tensor(r.clone()));
+            f.mask.push(s.mask);
             if let (Some(p), Some(v)) = (reference, f.logp_ref.as_mut()) {
-                v.push(rows.score(p, r)?.logp);
+                v.push(rows.score_unique(p, c.uniq.clone())?.logp);
             }
         }
         Ok(f)
@@ -104,7 +152,8 @@ pub fn loss_spec(cfg: &Config, history: &[f64], step: u64) -> PolicyLossSpec {
     }
 }
 
-/// Accumulates the gradient of one epoch's loss over micro-batches; returns
+/// Accumulates the gradient of one epoch's loss over the micro-batches of `frozen`:
+/// each scores its distinct sequences once and expands them to its rows. Returns
 /// (loss, entropy, kl, clipped tokens).
 pub fn accumulate(
     policy: &Policy,
@@ -112,26 +161,29 @@ pub fn accumulate(
     frozen: &Frozen,
     spec: &PolicyLossSpec,
     norm: &Normaliser,
-    micro: usize,
 ) -> anyhow::Result<(f64, f64, f64, f64)> {
     let (mut loss, mut ent, mut kl, mut clipped) = (0.0, 0.0, 0.0, 0.0);
-    for (c, r) in chunks(rows.len(), micro).into_iter().enumerate() {
-        let s = rows.score(policy, r.clone())?;
+    for (c, ch) in frozen.chunks.iter().enumerate() {
+        if ch.rows.is_empty() {
+            continue;
+        }
+        let s = rows.score_unique(policy, ch.uniq.clone())?;
+        let expand = |t: &Tensor| t.index_select(0, &ch.local);
         let width = s.logp.size()[1];
         let clip = rows.clip_eps.as_ref().map(|v| {
-            let t: Vec<f32> = v[r.clone()].iter().map(|&x| x as f32).collect();
+            let t: Vec<f32> = ch.rows.iter().map(|&r| v[r] as f32).collect();
             let t = Tensor::from_slice(&t).view([-1, 1]);
             (t.shallow_clone(), t)
         });
         let batch = Rows {
-            logp_new: s.logp,
-            logp_old: frozen.logp_old[c].shallow_clone(),
-            adv: rows.adv_tensor(r.clone(), width),
-            mask: frozen.mask[c].shallow_clone(),
-            logp_ref: frozen.logp_ref.as_ref().map(|v| v[c].shallow_clone()),
-            entropy: Some(s.entropy),
+            logp_new: expand(&s.logp),
+            logp_old: expand(&frozen.logp_old[c]),
+            adv: rows.adv_tensor(&ch.rows, width),
+            mask: expand(&frozen.mask[c]) * rows.live_tensor(&ch.rows),
+            logp_ref: frozen.logp_ref.as_ref().map(|v| expand(&v[c])),
+            entropy: Some(expand(&s.entropy)),
             clip,
-            env_step: rows.env_step[r].to_vec(),
+            env_step: ch.rows.iter().map(|&r| rows.env_step[r]).collect(),
         };
         let terms = loss::policy_loss(&batch, spec, norm);
         terms.loss.backward();
@@ -141,6 +193,16 @@ pub fn accumulate(
         clipped += terms.clipped_tokens;
     }
     Ok((loss, ent, kl, clipped))
+}
+
+/// `t` ([U_c, A]) zero-padded on the right to `width` columns.
+fn widen(t: &Tensor, width: i64) -> Tensor {
+    let a = t.size()[1];
+    if a == width {
+        t.shallow_clone()
+    } else {
+        t.constant_pad_nd([0, width - a])
+    }
 }
 
 /// DisCO (§10) over the whole batch at once (its objective couples the rows of a
@@ -155,14 +217,20 @@ pub fn accumulate_disco(
     cfg: &Config,
 ) -> anyhow::Result<(f64, f64)> {
     let d = &cfg.loss.disco;
-    let all = 0..rows.len();
-    let s = rows.score(policy, all.clone())?;
-    let old = Tensor::cat(&frozen.logp_old, 0);
-    let mask = Tensor::cat(&frozen.mask, 0);
+    let s = rows.score_unique(policy, 0..rows.unique_len())?;
+    let width = s.logp.size()[1];
+    let inv = Tensor::from_slice(&rows.inverse.iter().map(|&u| u as i64).collect::<Vec<_>>());
+    let all = |chunks: &[Tensor]| {
+        let w: Vec<Tensor> = chunks.iter().map(|t| widen(t, width)).collect();
+        Tensor::cat(&w, 0).index_select(0, &inv)
+    };
+    let old = all(&frozen.logp_old);
+    let mask = all(&frozen.mask) * rows.live_tensor(&(0..rows.len()).collect::<Vec<_>>());
+    let logp = s.logp.index_select(0, &inv);
     let n_traj = outcomes.len() as i64;
     let per_token = match d.scoring {
-        disco::Scoring::LogL => s.logp.shallow_clone(),
-        disco::Scoring::LRatio => (&s.logp - &old).clamp(-20.0, 20.0).exp(),
+        disco::Scoring::LogL => logp.shallow_clone(),
+        disco::Scoring::LRatio => (&logp - &old).clamp(-20.0, 20.0).exp(),
     };
     let idx = Tensor::from_slice(&rows.traj.iter().map(|&t| t as i64).collect::<Vec<_>>());
     let sums = Tensor::zeros([n_traj], (Kind::Float, tch::Device::Cpu)).index_add(
@@ -177,7 +245,7 @@ pub fn accumulate_disco(
     );
     let scores = sums / counts.clamp_min(1.0);
     let j = disco::objective(&scores, groups, outcomes, d.tau, d.basic, groups.len());
-    let kl = disco::kl_old(&s.logp, &old, &mask);
+    let kl = disco::kl_old(&logp, &old, &mask);
     let loss = -j + disco::kl_penalty_tensor(&kl, d.beta, d.delta);
     loss.backward();
     Ok((loss.double_value(&[]), kl.double_value(&[])))
@@ -195,7 +263,6 @@ pub fn update(
     disco_groups: Option<(&[Vec<usize>], &[f64])>,
     lr: f64,
 ) -> anyhow::Result<UpdateStats> {
-    let micro = cfg.optim.micro_batch;
     let norm = Normaliser::from_counts(cfg.loss.agg, &rows.counts(), cfg.loss.max_len);
     let mut st = UpdateStats::default();
     let epochs = cfg.optim.ppo_epochs;
@@ -206,7 +273,7 @@ pub fn update(
                 let (l, k) = accumulate_disco(policy, rows, frozen, g, o, cfg)?;
                 (l, 0.0, k, 0.0)
             }
-            _ => accumulate(policy, rows, frozen, spec, &norm, micro)?,
+            _ => accumulate(policy, rows, frozen, spec, &norm)?,
         };
         let gn = opt.clip_grad_norm(cfg.optim.grad_clip);
         st.grad_norm = gn;
