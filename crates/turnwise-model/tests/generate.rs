@@ -1,7 +1,8 @@
 //! Sampling: greedy generation equals step-by-step argmax of teacher-forced logits; the
 //! KV cache with left padding and ragged multi-turn appends gives the same log-probs as
 //! scoring the full sequences; seeds reproduce bit for bit; truncated log-probs equal
-//! raw − log S with S recomputed independently; stop tokens and strings end rows.
+//! raw − log S with S recomputed independently; stop tokens and strings end rows; repeated
+//! prompts, prefilled once, sample as if each row had been prefilled on its own.
 
 mod common;
 
@@ -228,4 +229,37 @@ fn sampling_frequencies_follow_the_truncated_distribution() {
         );
     }
     let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
+}
+
+#[test]
+fn repeated_prompts_prefilled_once_sample_like_separate_rows() {
+    let p = qwen();
+    let a = vec![5, 9, 17, 33, 2];
+    let b = vec![100, 3];
+    let prompts = vec![a.clone(), b.clone(), a.clone(), a, b];
+    let cfg = SamplingConfig {
+        max_new_tokens: 8,
+        temperature: 1.0,
+        top_k: 20,
+        seed: 11,
+        ..Default::default()
+    };
+    let fanned = p.generate(&prompts, &cfg, None).unwrap();
+    // The same rows prefilled one by one in a session (no sharing).
+    let mut s = Session::new(&p, prompts.len(), 16).unwrap();
+    for r in 0..prompts.len() {
+        let mut rows = vec![vec![]; prompts.len()];
+        rows[r] = prompts[r].clone();
+        s.append(&rows).unwrap();
+    }
+    let separate = s.generate(&cfg, None).unwrap();
+    assert_eq!(fanned.len(), separate.len());
+    for (f, g) in fanned.iter().zip(&separate) {
+        assert_eq!(f.tokens, g.tokens);
+        for (x, y) in f.logprobs_raw.iter().zip(&g.logprobs_raw) {
+            assert!((x - y).abs() < 1e-4, "{x} {y}");
+        }
+    }
+    // Rows with the same prompt still draw their own samples.
+    assert!(fanned[0].tokens != fanned[2].tokens || fanned[0].tokens != fanned[3].tokens);
 }

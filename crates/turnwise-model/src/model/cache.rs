@@ -64,6 +64,17 @@ impl KvCache {
         self.keep.size()[1] as usize
     }
 
+    /// Keeps batch rows `idx` ([B'] int64; repeats allowed) in that order.
+    pub fn select_rows(&mut self, idx: &Tensor) -> Result<()> {
+        for i in 0..self.k.len() {
+            self.k[i] = self.k[i].f_index_select(0, idx)?;
+            self.v[i] = self.v[i].f_index_select(0, idx)?;
+        }
+        self.keep = self.keep.f_index_select(0, idx)?;
+        self.batch = idx.size()[0];
+        Ok(())
+    }
+
     /// Makes room for `extra` more slots, growing the storage geometrically (one copy per
     /// doubling) when needed.
     pub fn reserve(&mut self, extra: usize) -> Result<()> {

@@ -121,8 +121,8 @@ impl Decode for tokenizers::Tokenizer {
 
 impl Policy {
     /// Samples a continuation of every prompt (a batch; prompts may differ in length and are
-    /// left-padded internally, with per-row positions). `decoder` is needed only for stop
-    /// strings.
+    /// left-padded internally, with per-row positions; identical prompts are prefilled once).
+    /// `decoder` is needed only for stop strings.
     pub fn generate(
         &self,
         prompts: &[Vec<u32>],
@@ -130,8 +130,25 @@ impl Policy {
         decoder: Option<&dyn Decode>,
     ) -> Result<Vec<Generation>> {
         let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
-        let mut s = session::Session::new(self, prompts.len(), longest + cfg.max_new_tokens)?;
-        s.append(prompts)?;
+        // Each distinct prompt is prefilled once, then fanned out to its rows (agents of one
+        // group often see the same observation). Sampling stays per row.
+        let mut seen = std::collections::HashMap::with_capacity(prompts.len());
+        let mut distinct: Vec<Vec<u32>> = Vec::with_capacity(prompts.len());
+        let rows: Vec<usize> = prompts
+            .iter()
+            .map(|p| {
+                *seen.entry(p.as_slice()).or_insert_with(|| {
+                    distinct.push(p.clone());
+                    distinct.len() - 1
+                })
+            })
+            .collect();
+        let cap = longest + cfg.max_new_tokens;
+        let mut s = session::Session::new(self, distinct.len(), cap)?;
+        s.append(&distinct)?;
+        if distinct.len() < prompts.len() {
+            s.select_rows(&rows)?;
+        }
         s.generate(cfg, decoder)
     }
 }

@@ -45,6 +45,29 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Replaces the rows by copies of existing rows: new row i is old row `rows[i]` (repeats
+    /// allowed), with its cache slots, positions, pending tokens and next-token logits. A
+    /// prompt shared by several rows is thus prefilled once and fanned out.
+    pub fn select_rows(&mut self, rows: &[usize]) -> Result<()> {
+        let b = self.next_pos.len();
+        if rows.is_empty() || rows.iter().any(|&r| r >= b) {
+            return Err(ModelError::option(
+                "rows",
+                format!("need at least one row index, each below {b}"),
+            ));
+        }
+        let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+        let idx = Tensor::f_from_slice(&idx)?.f_to_device(self.policy.device())?;
+        self.cache.select_rows(&idx)?;
+        self.next_pos = rows.iter().map(|&r| self.next_pos[r]).collect();
+        self.pending = rows.iter().map(|&r| self.pending[r].clone()).collect();
+        self.started = rows.iter().map(|&r| self.started[r]).collect();
+        if let Some(l) = &self.last_logits {
+            self.last_logits = Some(l.f_index_select(0, &idx)?);
+        }
+        Ok(())
+    }
+
     /// The cache (slots used, capacity).
     pub fn cache(&self) -> &KvCache {
         &self.cache
