@@ -46,9 +46,9 @@ fn two_plus_two_steps_after_resume_equal_four_straight() {
     let tmp = std::env::temp_dir().join(format!("tw-resume-{}", std::process::id()));
     let (a, b) = (tmp.join("a"), tmp.join("b"));
     let stop = AtomicBool::new(false);
-    let mut t = Trainer::start(tiny(&[]), &a, |_, _| {}).unwrap();
+    let mut t = Trainer::start(tiny(&[]), &a, |_, _| true).unwrap();
     t.run(&stop, |_| {}).unwrap();
-    let mut t = Trainer::start(tiny(&["run.steps=2"]), &b, |_, _| {}).unwrap();
+    let mut t = Trainer::start(tiny(&["run.steps=2"]), &b, |_, _| true).unwrap();
     t.run(&stop, |_| {}).unwrap();
     drop(t);
     let mut t = Trainer::resume(&b, &["run.steps=4".into()]).unwrap();
@@ -82,7 +82,7 @@ fn micro_batch_size_does_not_change_the_gradient() {
     tch::set_num_threads(1);
     let cfg = tiny(&["loss.agg=seq-mean-token-mean", "loss.entropy_coef=0.01"]);
     let tmp = std::env::temp_dir().join(format!("tw-micro-{}", std::process::id()));
-    let t = Trainer::start(cfg.clone(), &tmp, |_, _| {}).unwrap();
+    let t = Trainer::start(cfg.clone(), &tmp, |_, _| true).unwrap();
     let groups = {
         let envs = turnwise_train::train::envs::make_envs(&cfg, 4, &[]).unwrap();
         let spec =
@@ -150,7 +150,7 @@ fn scoring_repeated_sequences_once_gives_the_gradient_of_every_row() {
     tch::manual_seed(7);
     let cfg = tiny(&["loss.agg=seq-mean-token-mean", "loss.entropy_coef=0.01"]);
     let tmp = std::env::temp_dir().join(format!("tw-dedup-{}", std::process::id()));
-    let t = Trainer::start(cfg.clone(), &tmp, |_, _| {}).unwrap();
+    let t = Trainer::start(cfg.clone(), &tmp, |_, _| true).unwrap();
     let envs = turnwise_train::train::envs::make_envs(&cfg, 4, &[]).unwrap();
     let spec = turnwise_train::train::eval::rollout_spec(&cfg, &t.policy, envs[0].stop(), 4, false);
     let mut rng = turnwise_core::seed::rng(3, 4);
@@ -261,7 +261,7 @@ fn methods_needing_fields_the_trainer_lacks_are_rejected() {
     });
     if let Some(m) = needing {
         cfg.credit.method = m.info().name.to_owned();
-        let err = Trainer::start(cfg, &tmp, |_, _| {})
+        let err = Trainer::start(cfg, &tmp, |_, _| true)
             .err()
             .expect("rejected")
             .to_string();
@@ -296,7 +296,7 @@ fn every_objective_variant_trains_a_step_with_finite_loss() {
         let mut sets = vec!["run.steps=1"];
         sets.extend_from_slice(v);
         let tmp = std::env::temp_dir().join(format!("tw-variant-{}-{i}", std::process::id()));
-        let mut t = Trainer::start(tiny(&sets), &tmp, |_, _| {}).unwrap();
+        let mut t = Trainer::start(tiny(&sets), &tmp, |_, _| true).unwrap();
         let m = t.step().unwrap();
         assert!(
             m.loss.is_finite() && m.grad_norm.is_finite(),

@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<i32> {
         mode: cfg.env.history,
         k: cfg.env.history_k,
     };
-    let st = sft::train(&policy, &demos, &cfg, history, |_, _| {})?;
+    let st = sft::train(&policy, &demos, &cfg, history, |_, _| true)?;
     policy.save(&args.out)?;
     std::fs::write(args.out.join("config.toml"), toml::to_string(&cfg)?)?;
     let report = eval::evaluate(&policy, &cfg, None, cfg.eval.episodes)?;

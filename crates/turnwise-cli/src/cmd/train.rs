@@ -50,6 +50,7 @@ pub fn run(args: Args) -> Result<i32> {
             let t = Trainer::start(cfg, &out, |_, nll| {
                 sft_bar.inc(1);
                 sft_bar.set_message(format!("nll {nll:.3}"));
+                !stop.load(Ordering::SeqCst)
             })?;
             sft_bar.finish();
             t

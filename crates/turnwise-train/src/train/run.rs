@@ -123,7 +123,12 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
 
 impl Trainer {
     /// Starts a fresh run in `out`: tokenizer, policy, SFT warm start (when enabled).
-    pub fn start(cfg: Config, out: &Path, mut on_sft: impl FnMut(u64, f64)) -> Result<Trainer> {
+    /// `on_sft` gets (SFT step, NLL) and returns false to abandon the start (Ctrl-C).
+    pub fn start(
+        cfg: Config,
+        out: &Path,
+        mut on_sft: impl FnMut(u64, f64) -> bool,
+    ) -> Result<Trainer> {
         let started = Instant::now();
         check_credit(&cfg)?;
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

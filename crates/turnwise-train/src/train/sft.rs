@@ -33,13 +33,14 @@ pub struct SftStats {
     pub rows: usize,
 }
 
-/// Trains `policy` on tokenised demonstration `groups` for `cfg.sft.steps` steps.
+/// Trains `policy` on tokenised demonstration `groups` for `cfg.sft.steps` steps; `on_step`
+/// gets (step, NLL) and returns false to stop (an error: the warm start is incomplete).
 pub fn train(
     policy: &Policy,
     groups: &[Group],
     cfg: &Config,
     history: HistorySpec,
-    mut on_step: impl FnMut(u64, f64),
+    mut on_step: impl FnMut(u64, f64) -> bool,
 ) -> Result<SftStats> {
     let batch = turnwise_core::Batch {
         groups: groups.to_vec(),
@@ -81,7 +82,12 @@ pub fn train(
             tail_sum += v;
             tail_n += 1;
         }
-        on_step(step, v);
+        if !on_step(step, v) {
+            anyhow::bail!(
+                "interrupted during SFT at step {}/{steps}; no warm start was saved",
+                step + 1
+            );
+        }
     }
     Ok(SftStats {
         final_nll: tail_sum / tail_n.max(1) as f64,
