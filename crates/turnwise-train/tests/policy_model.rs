@@ -51,6 +51,7 @@ fn sampled_logprobs_are_the_teacher_forced_ones_and_reproducible() {
     let spec = SampleSpec {
         max_new: 5,
         stop: p.tokenizer.id("\n"),
+        eos: None,
         temperature: 1.0,
         greedy: false,
     };

@@ -68,7 +68,10 @@ fn two_plus_two_steps_after_resume_equal_four_straight() {
     let policy = turnwise_train::policy::Policy::load(&cb).unwrap();
     for t in batch.trajectories() {
         for u in &t.turns {
-            assert_eq!(policy.tokenizer.decode(&u.action.token_ids), u.action.text);
+            assert_eq!(
+                policy.tokenizer.decode(&u.action.token_ids).unwrap(),
+                u.action.text
+            );
             assert_eq!(u.action.token_ids.len(), u.action_logprobs.len());
             assert_eq!(u.tokens as usize, u.action.token_ids.len());
         }

@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<i32> {
     let texts = envs::vocabulary_texts(&cfg, &demos)?;
     let tok = WordTokenizer::build(texts.iter().map(String::as_str));
     let policy = Policy::new(&cfg.model, tok, cfg.run.seed)?;
-    sft::tokenize(&mut demos, &policy.tokenizer);
+    sft::tokenize(&mut demos, &policy.tokenizer)?;
     let history = HistorySpec {
         mode: cfg.env.history,
         k: cfg.env.history_k,

@@ -112,6 +112,10 @@ impl Default for EnvConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
+    /// A Hugging Face checkpoint folder to start from (`config.json`, safetensors weights,
+    /// `tokenizer.json`), or a turnwise run's `warm_start` / checkpoint folder; empty: a new
+    /// model from `preset` and the shape keys below, with a word-level tokenizer.
+    pub path: String,
     /// turnwise-model preset (`tiny`, `tiny-qwen2`, `small`; docs/model.md),
     /// resized to the shape below with the tokenizer's vocabulary.
     pub preset: String,
@@ -131,6 +135,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
+            path: String::new(),
             preset: "tiny".into(),
             d_model: 64,
             layers: 2,

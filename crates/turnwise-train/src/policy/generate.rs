@@ -28,6 +28,8 @@ pub struct SampleSpec {
     pub max_new: usize,
     /// The stop token (LMRL: `"\n"`).
     pub stop: Option<u32>,
+    /// The end-of-sequence token, which also ends an action (Hugging Face tokenizers).
+    pub eos: Option<u32>,
     /// Softmax temperature.
     pub temperature: f64,
     /// Take the most likely token.
@@ -50,7 +52,7 @@ impl Policy {
             temperature: if spec.greedy { 0.0 } else { spec.temperature },
             top_p: 1.0,
             top_k: 0,
-            stop_tokens: spec.stop.into_iter().collect(),
+            stop_tokens: spec.stop.into_iter().chain(spec.eos).collect(),
             stop_strings: vec![],
             seed: rng.random::<u64>(),
         };

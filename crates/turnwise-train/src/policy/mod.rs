@@ -4,6 +4,7 @@
 //! model's scoring path ([`turnwise_model::Policy::token_logprobs`]). Saved in the Hugging
 //! Face folder layout (`config.json`, `model.safetensors`, `tokenizer.json`).
 
+pub mod codec;
 pub mod generate;
 pub mod tokenizer;
 
@@ -14,6 +15,7 @@ use tch::{Device, Kind, Tensor};
 use turnwise_model::DType;
 
 use crate::config::ModelConfig;
+pub use codec::PolicyTokenizer;
 pub use tokenizer::WordTokenizer;
 
 /// A policy: the network (its variables inside) and the tokenizer.
@@ -21,7 +23,7 @@ pub struct Policy {
     /// The network (turnwise-model), f32 on the CPU.
     pub model: turnwise_model::Policy,
     /// The tokenizer.
-    pub tokenizer: WordTokenizer,
+    pub tokenizer: PolicyTokenizer,
 }
 
 /// Teacher-forced quantities of action tokens: [R, A] tensors, A = longest action.
@@ -67,40 +69,28 @@ impl Policy {
     pub fn new(cfg: &ModelConfig, tokenizer: WordTokenizer, seed: u64) -> Result<Self> {
         let mc = model_config(cfg, tokenizer.vocab_size())?;
         let model = turnwise_model::Policy::new(mc, Device::Cpu, DType::F32, seed)?;
-        Ok(Policy { model, tokenizer })
+        Ok(Policy {
+            model,
+            tokenizer: PolicyTokenizer::Word(tokenizer),
+        })
     }
 
     /// Saves `config.json`, `model.safetensors` (turnwise-model's Hugging Face writer) and
-    /// `tokenizer.json` (the word vocabulary) into `dir`.
+    /// the tokenizer files into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         self.model.save(dir)?;
-        let tok = serde_json::json!({"model": {"type": "turnwise-word", "pieces": self.tokenizer.pieces}});
-        turnwise_core::jsonl::write_atomic(
-            &dir.join("tokenizer.json"),
-            tok.to_string().as_bytes(),
-        )?;
-        Ok(())
+        self.tokenizer.save(dir)
     }
 
-    /// Loads a policy saved by [`Policy::save`].
+    /// Loads a policy folder: one saved by [`Policy::save`], or a Hugging Face checkpoint
+    /// folder (`config.json`, `model.safetensors` or shards, `tokenizer.json`), on the CPU in
+    /// f32.
     pub fn load(dir: &Path) -> Result<Self> {
-        let p = dir.join("tokenizer.json");
-        let text =
-            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        let t: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-        anyhow::ensure!(
-            t["model"]["type"] == "turnwise-word",
-            "{}: model.type must be `turnwise-word` (Hugging Face BPE tokenizers are not supported by the trainer yet)",
-            p.display()
-        );
-        let pieces: Vec<String> = serde_json::from_value(t["model"]["pieces"].clone())
-            .with_context(|| format!("{}: model.pieces", p.display()))?;
+        let tokenizer = PolicyTokenizer::from_dir(dir)?;
         let model = turnwise_model::Policy::load(dir, Device::Cpu, DType::F32)?;
-        let tokenizer = WordTokenizer::from_pieces(pieces);
         anyhow::ensure!(
-            model.config.vocab_size == tokenizer.vocab_size(),
-            "{}: vocab_size {} but tokenizer.json has {} pieces",
+            tokenizer.vocab_size() <= model.config.vocab_size,
+            "{}: vocab_size {} is smaller than the tokenizer's {} ids",
             dir.join("config.json").display(),
             model.config.vocab_size,
             tokenizer.vocab_size()

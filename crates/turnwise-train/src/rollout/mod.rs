@@ -15,7 +15,7 @@ use turnwise_envs::render::{Style, TurnCtx};
 use turnwise_envs::Env;
 
 use crate::policy::generate::{Generated, SampleSpec};
-use crate::policy::{Policy, WordTokenizer};
+use crate::policy::{Policy, PolicyTokenizer};
 pub use context::{context_of, HistorySpec};
 
 /// How episodes are played.
@@ -55,27 +55,37 @@ struct Episode {
     success: bool,
 }
 
-fn push_observation(ep: &mut Episode, text: &str, anchor: Option<String>, tok: &WordTokenizer) {
+fn push_observation(
+    ep: &mut Episode,
+    text: &str,
+    anchor: Option<String>,
+    tok: &PolicyTokenizer,
+) -> anyhow::Result<()> {
     let env_step = ep.traj.turns.len() as u64;
     let mut turn = Turn {
         observation: Text {
             text: text.to_owned(),
-            token_ids: tok.encode(text),
+            token_ids: tok.encode(text)?,
         },
         anchor: anchor.map(String::into_boxed_str),
         ..Turn::default()
     };
     turn.ext_mut().env_step = Some(env_step);
     ep.traj.turns.push(turn);
+    Ok(())
 }
 
 /// Applies each episode's pending action to its environment and records the outcome.
-fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (usize, f64) {
+fn step_all(
+    eps: &mut [Episode],
+    spec: &RolloutSpec,
+    tok: &PolicyTokenizer,
+) -> anyhow::Result<(usize, f64)> {
     let t0 = Instant::now();
     let mut n = 0;
     for ep in eps.iter_mut() {
         let Some(g) = ep.pending.take() else { continue };
-        let text = tok.decode(&g.ids);
+        let text = tok.decode(&g.ids)?;
         let action = spec.style.parse(&*ep.env, &text).action.to_owned();
         let step = ep.env.step(&action);
         n += 1;
@@ -107,7 +117,7 @@ fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (us
             let obs = spec
                 .style
                 .observation(&*ep.env, ctx, &step.observation, Some(step.reward));
-            push_observation(ep, &obs, step.info.state_key.map(|k| k.to_string()), tok);
+            push_observation(ep, &obs, step.info.state_key.map(|k| k.to_string()), tok)?;
             let t = ep.traj.turns.len() - 1;
             if context_of(&ep.traj, t, spec.history).len() + spec.sample.max_new > spec.max_context
             {
@@ -117,7 +127,7 @@ fn step_all(eps: &mut [Episode], spec: &RolloutSpec, tok: &WordTokenizer) -> (us
             }
         }
     }
-    (n, t0.elapsed().as_secs_f64())
+    Ok((n, t0.elapsed().as_secs_f64()))
 }
 
 /// Samples the next action of every live episode of `eps` in one batch.
@@ -159,7 +169,7 @@ pub fn collect(
 ) -> anyhow::Result<(Vec<Group>, RolloutStats)> {
     let g = envs.len() / seeds.len().max(1);
     let tok = &policy.tokenizer;
-    let mut eps: Vec<Episode> = envs
+    let mut eps = envs
         .into_iter()
         .enumerate()
         .map(|(i, mut env)| {
@@ -186,10 +196,10 @@ pub fn collect(
                 &text,
                 obs.info.state_key.map(|k| k.to_string()),
                 tok,
-            );
-            ep
+            )?;
+            Ok(ep)
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<Episode>>>()?;
     let mut stats = RolloutStats::default();
     // Two halves: while one half's environments step on a worker thread, the other half generates.
     let half = eps.len().div_ceil(2);
@@ -207,11 +217,12 @@ pub fn collect(
         } else {
             (&mut **p1, &mut **p0)
         };
-        let ((n_env, s_env), gen) = std::thread::scope(|sc| {
+        let (stepped, gen) = std::thread::scope(|sc| {
             let h = sc.spawn(|| step_all(to_step, spec, tok));
             let r = generate_all(to_gen, policy, spec, rng);
             (h.join().expect("environment worker panicked"), r)
         });
+        let (n_env, s_env) = stepped?;
         let (n_tok, s_gen) = gen?;
         stats.env_steps += n_env;
         stats.env_s += s_env;

@@ -51,6 +51,7 @@ pub fn rollout_spec(
         sample: SampleSpec {
             max_new: cfg.sampling.max_action_tokens,
             stop: stop.and_then(|s| policy.tokenizer.id(s)),
+            eos: policy.tokenizer.eos(),
             temperature: cfg.sampling.temperature,
             greedy,
         },

@@ -142,12 +142,25 @@ impl Trainer {
         } else {
             jsonl::read_batch(Path::new(&cfg.sft.demos))?.groups
         };
-        let texts = super::envs::vocabulary_texts(&cfg, &demos)?;
-        let tok = crate::policy::WordTokenizer::build(texts.iter().map(String::as_str));
-        let policy = Policy::new(&cfg.model, tok, cfg.run.seed)?;
+        let policy = if cfg.model.path.is_empty() {
+            let texts = super::envs::vocabulary_texts(&cfg, &demos)?;
+            let tok = crate::policy::WordTokenizer::build(texts.iter().map(String::as_str));
+            Policy::new(&cfg.model, tok, cfg.run.seed)?
+        } else {
+            let dir = Path::new(&cfg.model.path);
+            let p = Policy::load(dir).with_context(|| format!("model.path {}", dir.display()))?;
+            let limit = p.model.config.max_position_embeddings as i64;
+            anyhow::ensure!(
+                cfg.model.max_context <= limit,
+                "model.max_context ({}) exceeds {}'s max_position_embeddings ({limit})",
+                cfg.model.max_context,
+                dir.display()
+            );
+            p
+        };
         let history = rollout_spec(&cfg, &policy, None, 1, false).history;
         if cfg.sft.enabled {
-            super::sft::tokenize(&mut demos, &policy.tokenizer);
+            super::sft::tokenize(&mut demos, &policy.tokenizer)?;
             let t0 = Instant::now();
             let st = super::sft::train(&policy, &demos, &cfg, history, &mut on_sft)?;
             policy.save(&out.join("warm_start"))?;

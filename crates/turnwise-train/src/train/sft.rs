@@ -10,18 +10,19 @@ use turnwise_core::{seed, Group};
 use super::rows::{distinct, RowSet};
 use crate::config::Config;
 use crate::optim::{lr_at, AdamW};
-use crate::policy::{Policy, WordTokenizer};
+use crate::policy::{Policy, PolicyTokenizer};
 use crate::rollout::HistorySpec;
 
 /// Encodes every text of `groups` with `tok` (observation and action ids per turn).
-pub fn tokenize(groups: &mut [Group], tok: &WordTokenizer) {
+pub fn tokenize(groups: &mut [Group], tok: &PolicyTokenizer) -> Result<()> {
     for t in groups.iter_mut().flat_map(|g| g.trajectories.iter_mut()) {
         for u in &mut t.turns {
-            u.observation.token_ids = tok.encode(&u.observation.text);
-            u.action.token_ids = tok.encode(&u.action.text);
+            u.observation.token_ids = tok.encode(&u.observation.text)?;
+            u.action.token_ids = tok.encode(&u.action.text)?;
             u.tokens = u.action.token_ids.len() as u32;
         }
     }
+    Ok(())
 }
 
 /// SFT statistics.

@@ -1,0 +1,102 @@
+//! The policy's tokenizer: the word-level vocabulary the trainer builds for from-scratch
+//! models, or a Hugging Face `tokenizer.json` (through turnwise-model) for a pretrained
+//! checkpoint folder (`model.path`). Texts are encoded without special tokens: a context is
+//! the concatenation of observation and action ids exactly as recorded (token-in/token-out),
+//! so nothing is re-tokenized and no chat template shapes the masks.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::WordTokenizer;
+
+/// Either tokenizer, behind one interface.
+pub enum PolicyTokenizer {
+    /// The trainer's word-level vocabulary (`{"model": {"type": "turnwise-word"}}`).
+    Word(WordTokenizer),
+    /// A Hugging Face tokenizer (`tokenizer.json` + `tokenizer_config.json`).
+    Hf(Box<turnwise_model::tokenizer::Tokenizer>),
+}
+
+impl PolicyTokenizer {
+    /// Reads `dir/tokenizer.json`: the word vocabulary when its `model.type` is
+    /// `turnwise-word`, a Hugging Face tokenizer otherwise.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let p = dir.join("tokenizer.json");
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let t: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        if t["model"]["type"] == "turnwise-word" {
+            let pieces: Vec<String> = serde_json::from_value(t["model"]["pieces"].clone())
+                .with_context(|| format!("{}: model.pieces", p.display()))?;
+            return Ok(PolicyTokenizer::Word(WordTokenizer::from_pieces(pieces)));
+        }
+        let hf = turnwise_model::tokenizer::Tokenizer::from_dir(dir)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(PolicyTokenizer::Hf(Box::new(hf)))
+    }
+
+    /// Writes the tokenizer files into `dir` (each atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        match self {
+            PolicyTokenizer::Word(w) => {
+                let tok =
+                    serde_json::json!({"model": {"type": "turnwise-word", "pieces": w.pieces}});
+                turnwise_core::jsonl::write_atomic(
+                    &dir.join("tokenizer.json"),
+                    tok.to_string().as_bytes(),
+                )?;
+            }
+            PolicyTokenizer::Hf(t) => t.save_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?,
+        }
+        Ok(())
+    }
+
+    /// Number of ids the tokenizer can produce.
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            PolicyTokenizer::Word(w) => w.vocab_size(),
+            PolicyTokenizer::Hf(t) => t.vocab_size(),
+        }
+    }
+
+    /// Token ids of `text` (no special tokens added).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        match self {
+            PolicyTokenizer::Word(w) => Ok(w.encode(text)),
+            PolicyTokenizer::Hf(t) => t
+                .encode_with(text, false)
+                .map_err(|e| anyhow::anyhow!("encoding {text:?}: {e}")),
+        }
+    }
+
+    /// Text of `ids` (special tokens such as end-of-sequence dropped).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        match self {
+            PolicyTokenizer::Word(w) => Ok(w.decode(ids)),
+            PolicyTokenizer::Hf(t) => t
+                .decode_with(ids, true)
+                .map_err(|e| anyhow::anyhow!("decoding {ids:?}: {e}")),
+        }
+    }
+
+    /// The id of `piece` when it is a single token (the environment's stop string).
+    pub fn id(&self, piece: &str) -> Option<u32> {
+        match self {
+            PolicyTokenizer::Word(w) => w.id(piece),
+            PolicyTokenizer::Hf(t) => match t.encode_with(piece, false).ok()?.as_slice() {
+                [id] => Some(*id),
+                _ => None,
+            },
+        }
+    }
+
+    /// The end-of-sequence id, which also ends an action (Hugging Face tokenizers only).
+    pub fn eos(&self) -> Option<u32> {
+        match self {
+            PolicyTokenizer::Word(_) => None,
+            PolicyTokenizer::Hf(t) => t.special().eos,
+        }
+    }
+}
