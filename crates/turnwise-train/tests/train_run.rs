@@ -40,6 +40,35 @@ fn weights(dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join("model.safetensors")).unwrap()
 }
 
+/// The rows of a rollout of `seeds` (2 episodes each, at most `turns` turns) under `t`'s
+/// policy, with advantage `adv(i)` for the i-th turn.
+fn rollout_rows(
+    cfg: &Config,
+    t: &Trainer,
+    seeds: &[u64],
+    turns: usize,
+    rng: (u64, u64),
+    adv: impl Fn(usize) -> f64,
+) -> turnwise_train::train::rows::RowSet {
+    let envs = turnwise_train::train::envs::make_envs(cfg, 2 * seeds.len(), &[]).unwrap();
+    let spec =
+        turnwise_train::train::eval::rollout_spec(cfg, &t.policy, envs[0].stop(), turns, false);
+    let mut rng = turnwise_core::seed::rng(rng.0, rng.1);
+    let (groups, _) =
+        turnwise_train::rollout::collect(&t.policy, envs, seeds, "lmrl/maze-fo", &spec, &mut rng)
+            .unwrap();
+    let batch = turnwise_core::Batch { groups };
+    let mut values = turnwise_credit::TurnValues::zeros(&batch);
+    for (i, v) in values.values.iter_mut().enumerate() {
+        *v = adv(i);
+    }
+    let h = turnwise_train::rollout::HistorySpec {
+        mode: cfg.env.history,
+        k: cfg.env.history_k,
+    };
+    turnwise_train::train::rows::RowSet::from_batch(&batch, &values, None, h, false)
+}
+
 #[test]
 fn two_plus_two_steps_after_resume_equal_four_straight() {
     tch::set_num_threads(1);
@@ -81,37 +110,12 @@ fn two_plus_two_steps_after_resume_equal_four_straight() {
 
 #[test]
 fn micro_batch_size_does_not_change_the_gradient() {
-    use turnwise_train::train::{rows::RowSet, update};
+    use turnwise_train::train::update;
     tch::set_num_threads(1);
     let cfg = tiny(&["loss.agg=seq-mean-token-mean", "loss.entropy_coef=0.01"]);
     let tmp = std::env::temp_dir().join(format!("tw-micro-{}", std::process::id()));
     let t = Trainer::start(cfg.clone(), &tmp, |_, _| true).unwrap();
-    let groups = {
-        let envs = turnwise_train::train::envs::make_envs(&cfg, 4, &[]).unwrap();
-        let spec =
-            turnwise_train::train::eval::rollout_spec(&cfg, &t.policy, envs[0].stop(), 3, false);
-        let mut rng = turnwise_core::seed::rng(1, 2);
-        turnwise_train::rollout::collect(
-            &t.policy,
-            envs,
-            &[11, 12],
-            "lmrl/maze-fo",
-            &spec,
-            &mut rng,
-        )
-        .unwrap()
-        .0
-    };
-    let batch = turnwise_core::Batch { groups };
-    let mut adv = turnwise_credit::TurnValues::zeros(&batch);
-    for (i, v) in adv.values.iter_mut().enumerate() {
-        *v = (i as f64 * 0.37).sin();
-    }
-    let h = turnwise_train::rollout::HistorySpec {
-        mode: cfg.env.history,
-        k: cfg.env.history_k,
-    };
-    let rows = RowSet::from_batch(&batch, &adv, None, h, false);
+    let rows = rollout_rows(&cfg, &t, &[11, 12], 3, (1, 2), |i| (i as f64 * 0.37).sin());
     assert!(rows.len() >= 6);
     let spec = update::loss_spec(&cfg, &[], 0);
     let norm = turnwise_train::loss::Normaliser::from_counts(cfg.loss.agg, &rows.counts(), None);
@@ -154,28 +158,7 @@ fn scoring_repeated_sequences_once_gives_the_gradient_of_every_row() {
     let cfg = tiny(&["loss.agg=seq-mean-token-mean", "loss.entropy_coef=0.01"]);
     let tmp = std::env::temp_dir().join(format!("tw-dedup-{}", std::process::id()));
     let t = Trainer::start(cfg.clone(), &tmp, |_, _| true).unwrap();
-    let envs = turnwise_train::train::envs::make_envs(&cfg, 4, &[]).unwrap();
-    let spec = turnwise_train::train::eval::rollout_spec(&cfg, &t.policy, envs[0].stop(), 4, false);
-    let mut rng = turnwise_core::seed::rng(3, 4);
-    let (groups, _) = turnwise_train::rollout::collect(
-        &t.policy,
-        envs,
-        &[21, 22],
-        "lmrl/maze-fo",
-        &spec,
-        &mut rng,
-    )
-    .unwrap();
-    let batch = turnwise_core::Batch { groups };
-    let mut adv = turnwise_credit::TurnValues::zeros(&batch);
-    for (i, v) in adv.values.iter_mut().enumerate() {
-        *v = (i as f64 * 0.61).cos();
-    }
-    let h = turnwise_train::rollout::HistorySpec {
-        mode: cfg.env.history,
-        k: cfg.env.history_k,
-    };
-    let mut rs = rows::RowSet::from_batch(&batch, &adv, None, h, false);
+    let mut rs = rollout_rows(&cfg, &t, &[21, 22], 4, (3, 4), |i| (i as f64 * 0.61).cos());
     // Repeat every other row with its own advantage and liveness, so repeats are certain.
     for i in (0..rs.len()).step_by(2) {
         rs.seqs.push(rs.seqs[i].clone());
