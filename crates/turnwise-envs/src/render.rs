@@ -112,6 +112,16 @@ impl Style {
         out
     }
 
+    /// The text that ends an action: the environment's stop string (faithful LMRL), else
+    /// `</answer>` (RAGEN's format and the chat format close the answer block; RAGEN's
+    /// generation then ends at the model's end-of-turn token).
+    pub fn end_of_action(&self, env: &dyn Env) -> &'static str {
+        match (self, env.stop()) {
+            (Style::Faithful, Some(stop)) => stop,
+            _ => "</answer>",
+        }
+    }
+
     /// What a policy outputs to take `action` (used for demonstrations): LMRL's action line
     /// with its stop string, or an `<answer>` block.
     pub fn format_action(&self, env: &dyn Env, action: &str) -> String {

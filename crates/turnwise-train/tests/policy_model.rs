@@ -52,6 +52,7 @@ fn sampled_logprobs_are_the_teacher_forced_ones_and_reproducible() {
         max_new: 5,
         stop: p.tokenizer.id("\n"),
         eos: None,
+        stop_text: None,
         temperature: 1.0,
         greedy: false,
     };

@@ -292,3 +292,24 @@ fn every_objective_variant_trains_a_step_with_finite_loss() {
         std::fs::remove_dir_all(&tmp).ok();
     }
 }
+
+#[test]
+fn actions_end_at_the_stop_token_or_at_the_closing_answer_tag() {
+    use turnwise_train::train::{envs, eval};
+    let tmp = std::env::temp_dir().join(format!("tw-stop-{}", std::process::id()));
+    for (env, token, text) in [
+        ("lmrl/maze-fo", true, None),
+        ("ragen/sokoban", false, Some("</answer>")),
+    ] {
+        let cfg = tiny(&[&format!("env.name=\"{env}\""), "model.max_context=512"]);
+        let t = Trainer::start(cfg.clone(), &tmp.join(env.replace('/', "-")), |_, _| true).unwrap();
+        let e = envs::make_envs(&cfg, 1, &[]).unwrap();
+        let stop = envs::STYLE.end_of_action(&*e[0]);
+        let spec = eval::rollout_spec(&cfg, &t.policy, Some(stop), 3, false);
+        // LMRL's "\n" is one word-vocabulary token; RAGEN's `</answer>` is several, so it is
+        // matched on the decoded action instead.
+        assert_eq!(spec.sample.stop.is_some(), token, "{env}");
+        assert_eq!(spec.sample.stop_text, text, "{env}");
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}

@@ -100,3 +100,10 @@ impl PolicyTokenizer {
         }
     }
 }
+
+impl turnwise_model::Decode for PolicyTokenizer {
+    fn decode(&self, ids: &[u32]) -> turnwise_model::Result<String> {
+        PolicyTokenizer::decode(self, ids)
+            .map_err(|e| turnwise_model::ModelError::Tokenizer(e.to_string()))
+    }
+}

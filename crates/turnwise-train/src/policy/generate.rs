@@ -30,6 +30,10 @@ pub struct SampleSpec {
     pub stop: Option<u32>,
     /// The end-of-sequence token, which also ends an action (Hugging Face tokenizers).
     pub eos: Option<u32>,
+    /// A stop string that is not a single token (e.g. `</answer>` for a word or BPE
+    /// vocabulary), matched on the decoded action; the action ends with the token that
+    /// completes it.
+    pub stop_text: Option<&'static str>,
     /// Softmax temperature.
     pub temperature: f64,
     /// Take the most likely token.
@@ -53,14 +57,21 @@ impl Policy {
             top_p: 1.0,
             top_k: 0,
             stop_tokens: spec.stop.into_iter().chain(spec.eos).collect(),
-            stop_strings: vec![],
+            stop_strings: spec.stop_text.map(str::to_owned).into_iter().collect(),
             seed: rng.random::<u64>(),
         };
-        let gens = tch::no_grad(|| self.model.generate(contexts, &cfg, None))?;
+        let decoder = spec
+            .stop_text
+            .is_some()
+            .then_some(&self.tokenizer as &dyn turnwise_model::Decode);
+        let gens = tch::no_grad(|| self.model.generate(contexts, &cfg, decoder))?;
         Ok(gens
             .into_iter()
             .map(|g| Generated {
-                stopped: matches!(g.stop_reason, StopReason::StopToken(_)),
+                stopped: matches!(
+                    g.stop_reason,
+                    StopReason::StopToken(_) | StopReason::StopString(_)
+                ),
                 ids: g.tokens,
                 logprobs: g.logprobs_raw,
             })

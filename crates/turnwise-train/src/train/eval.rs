@@ -37,10 +37,11 @@ pub struct EvalReport {
 pub fn rollout_spec(
     cfg: &Config,
     policy: &Policy,
-    stop: Option<&str>,
+    stop: Option<&'static str>,
     max_turns: usize,
     greedy: bool,
 ) -> RolloutSpec {
+    let stop_id = stop.and_then(|s| policy.tokenizer.id(s));
     RolloutSpec {
         max_turns,
         max_context: cfg.model.max_context as usize,
@@ -50,8 +51,9 @@ pub fn rollout_spec(
         },
         sample: SampleSpec {
             max_new: cfg.sampling.max_action_tokens,
-            stop: stop.and_then(|s| policy.tokenizer.id(s)),
+            stop: stop_id,
             eos: policy.tokenizer.eos(),
+            stop_text: if stop_id.is_none() { stop } else { None },
             temperature: cfg.sampling.temperature,
             greedy,
         },
@@ -77,8 +79,14 @@ pub fn evaluate(
         envs.extend(make_envs(&cfg, 1, opts)?);
     }
     let seeds: Vec<u64> = tasks.iter().map(|(_, s)| *s).collect();
-    let stop = envs[0].stop();
-    let spec = rollout_spec(&cfg, policy, stop, cfg.eval.max_turns, cfg.eval.greedy);
+    let stop = STYLE.end_of_action(&*envs[0]);
+    let spec = rollout_spec(
+        &cfg,
+        policy,
+        Some(stop),
+        cfg.eval.max_turns,
+        cfg.eval.greedy,
+    );
     let mut rng = seed::rng(cfg.run.seed, 0xe7a1);
     let (groups, stats) = collect(policy, envs, &seeds, &cfg.env.name, &spec, &mut rng)?;
     Ok(report(&cfg.env.name, &groups, &stats))

@@ -265,8 +265,8 @@ impl Trainer {
             .collect();
         let t0 = Instant::now();
         let envs = make_envs(cfg, g * n_tasks, &[])?;
-        let stop = envs[0].stop();
-        let spec = rollout_spec(cfg, &self.policy, stop, cfg.env.max_turns, false);
+        let stop = super::envs::STYLE.end_of_action(&*envs[0]);
+        let spec = rollout_spec(cfg, &self.policy, Some(stop), cfg.env.max_turns, false);
         let mut rng = seed::rng(cfg.run.seed, 0x1000_0000 + s);
         let (groups, rstats) =
             crate::rollout::collect(&self.policy, envs, &seeds, &cfg.env.name, &spec, &mut rng)?;
