@@ -87,4 +87,12 @@ pub trait Env: Send {
 
     /// Valid single-action texts, for ε-random exploration in demonstrations and benches.
     fn action_space(&self) -> Vec<Text>;
+
+    /// The task's answer as an action text (its ground truth in the action format), for the
+    /// gold-answer credit methods (IGPO, A²TGPO, SIOP: the policy's log-probability of this
+    /// answer after each turn); `None` where the task has no single answer. Valid after
+    /// `reset`, for the whole episode.
+    fn gold_action(&self) -> Option<String> {
+        None
+    }
 }

@@ -75,6 +75,15 @@ fn rl_starts_from_a_hugging_face_folder_with_a_bpe_tokenizer() {
     let batch = turnwise_core::jsonl::read_batch(&run.join("rollouts/last.jsonl")).unwrap();
     let saved = Policy::load(&turnwise_train::train::checkpoint::dir_of(&run, 2)).unwrap();
     assert!(matches!(saved.tokenizer, PolicyTokenizer::Hf(_)));
+    // Contexts start with the tokenizer's own BOS (this BPE has none), not the word
+    // vocabulary's id 0 (here `<|endoftext|>`).
+    assert_eq!(tok.special().bos, None);
+    let h = turnwise_train::train::eval::rollout_spec(&t.cfg, &t.policy, None, 3, false).history;
+    let first = batch.trajectories().next().unwrap();
+    assert_eq!(
+        turnwise_train::rollout::context_of(first, 0, h),
+        first.turns[0].observation.token_ids
+    );
     let mut turns = 0;
     for tr in batch.trajectories() {
         for u in &tr.turns {

@@ -65,6 +65,7 @@ fn rollout_rows(
     let h = turnwise_train::rollout::HistorySpec {
         mode: cfg.env.history,
         k: cfg.env.history_k,
+        bos: t.policy.tokenizer.bos(),
     };
     turnwise_train::train::rows::RowSet::from_batch(&batch, &values, None, h, false)
 }

@@ -37,10 +37,14 @@ pub fn run(args: Args) -> Result<i32> {
     let history = HistorySpec {
         mode: cfg.env.history,
         k: cfg.env.history_k,
+        bos: policy.tokenizer.bos(),
     };
     let st = sft::train(&policy, &demos, &cfg, history, |_, _| true)?;
     policy.save(&args.out)?;
-    std::fs::write(args.out.join("config.toml"), toml::to_string(&cfg)?)?;
+    jsonl::write_atomic(
+        &args.out.join("config.toml"),
+        toml::to_string(&cfg)?.as_bytes(),
+    )?;
     let report = eval::evaluate(&policy, &cfg, None, cfg.eval.episodes)?;
     println!(
         "{}",

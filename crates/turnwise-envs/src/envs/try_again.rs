@@ -111,6 +111,11 @@ impl Env for TryAgain {
         Some((self.max_attempts - self.attempts) as u32)
     }
 
+    /// The inner task's answer.
+    fn gold_action(&self) -> Option<String> {
+        self.inner.gold_action()
+    }
+
     /// The inner task's expert answer (right at the first attempt).
     fn expert_action(&self) -> Option<String> {
         if self.done {

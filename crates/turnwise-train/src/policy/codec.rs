@@ -92,6 +92,15 @@ impl PolicyTokenizer {
         }
     }
 
+    /// The id every context starts with: the word vocabulary's `<bos>`, or a Hugging Face
+    /// tokenizer's beginning-of-sequence token when it has one (Qwen2's has none).
+    pub fn bos(&self) -> Option<u32> {
+        match self {
+            PolicyTokenizer::Word(_) => Some(super::tokenizer::BOS),
+            PolicyTokenizer::Hf(t) => t.special().bos,
+        }
+    }
+
     /// The end-of-sequence id, which also ends an action (Hugging Face tokenizers only).
     pub fn eos(&self) -> Option<u32> {
         match self {

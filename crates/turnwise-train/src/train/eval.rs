@@ -48,6 +48,7 @@ pub fn rollout_spec(
         history: HistorySpec {
             mode: cfg.env.history,
             k: cfg.env.history_k,
+            bos: policy.tokenizer.bos(),
         },
         sample: SampleSpec {
             max_new: cfg.sampling.max_action_tokens,

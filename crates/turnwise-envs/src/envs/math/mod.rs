@@ -166,6 +166,11 @@ impl Env for Math {
         (!self.done).then(|| self.answer_text.clone())
     }
 
+    /// The exact answer.
+    fn gold_action(&self) -> Option<String> {
+        Some(self.answer_text.clone())
+    }
+
     fn action_space(&self) -> Vec<Text> {
         let a = self.problem.answer;
         [a - 1, a, a + 1, a * 2, 0]

@@ -180,6 +180,14 @@ impl Env for Wordle {
         Some("\n")
     }
 
+    /// The hidden word as a guess (standard mode; LMRL's posterior sampling has none).
+    fn gold_action(&self) -> Option<String> {
+        match &self.mode {
+            Mode::Standard { answer, .. } => Some(spaced(words::answers()[*answer as usize])),
+            Mode::Lmrl(_) => None,
+        }
+    }
+
     fn expert_action(&self) -> Option<String> {
         if self.done {
             return None;
