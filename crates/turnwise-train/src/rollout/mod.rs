@@ -248,6 +248,11 @@ pub fn collect(
         ep.traj.metadata.insert("env".into(), json!(env_name));
         ep.traj.metadata.insert("seed".into(), json!(seeds[i / g]));
         ep.traj.metadata.insert("success".into(), json!(ep.success));
+        if let Some(gold) = ep.env.gold_action() {
+            ep.traj
+                .metadata
+                .insert(crate::train::gold::GOLD_KEY.into(), json!(gold));
+        }
         groups[i / g].trajectories.push(ep.traj);
     }
     Ok((groups, stats))

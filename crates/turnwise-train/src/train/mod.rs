@@ -1,9 +1,11 @@
-//! Training: environments ([`envs`]), rows and updates ([`rows`], [`update`]), SFT
+//! Training: environments ([`envs`]), rows and updates ([`rows`], [`update`]), gold-answer
+//! log-probs ([`gold`]), SFT
 //! ([`sft`]), evaluation ([`eval`]), checkpoints ([`checkpoint`]) and the run loop ([`run`]).
 
 pub mod checkpoint;
 pub mod envs;
 pub mod eval;
+pub mod gold;
 pub mod rows;
 pub mod run;
 pub mod sft;

@@ -97,15 +97,36 @@ pub struct Trainer {
     started: Instant,
 }
 
+/// Whether `method` reads the gold-answer fields ([`super::gold::FIELDS`]).
+fn needs_gold(method: &str) -> bool {
+    registry::get(method)
+        .map(|m| {
+            m.info()
+                .fields
+                .iter()
+                .any(|f| super::gold::FIELDS.contains(f))
+        })
+        .unwrap_or(false)
+}
+
 fn check_credit(cfg: &Config) -> Result<()> {
     let m = registry::get(&cfg.credit.method).map_err(|e| anyhow!("credit.method: {e}"))?;
     let info = m.info();
-    if let Some(f) = info.fields.iter().find(|f| !PROVIDED_FIELDS.contains(f)) {
+    let mut provided: Vec<&str> = PROVIDED_FIELDS.to_vec();
+    if needs_gold(info.name) {
+        // The gold fields exist when the environment knows its task's answer.
+        let mut env = make_envs(cfg, 1, &[])?.remove(0);
+        env.reset(seed::task_seed(cfg.run.seed, Split::Train, 0));
+        if env.gold_action().is_some() {
+            provided.extend_from_slice(super::gold::FIELDS);
+        }
+    }
+    if let Some(f) = info.fields.iter().find(|f| !provided.contains(f)) {
         return Err(anyhow!(
             "credit.method = {:?} reads `{f}`, which the trainer does not compute for {:?} (it provides: {})",
             info.name,
             cfg.env.name,
-            PROVIDED_FIELDS.join(", ")
+            provided.join(", ")
         ));
     }
     Ok(())
@@ -272,6 +293,17 @@ impl Trainer {
             crate::rollout::collect(&self.policy, envs, &seeds, &cfg.env.name, &spec, &mut rng)?;
         let mut batch = Batch { groups };
         let rollout_s = t0.elapsed().as_secs_f64();
+        if needs_gold(&cfg.credit.method) {
+            let probe = make_envs(cfg, 1, &[])?.remove(0);
+            let format = |g: &str| super::envs::STYLE.format_action(&*probe, g);
+            super::gold::annotate(
+                &mut batch,
+                &self.policy,
+                spec.history,
+                format,
+                cfg.optim.micro_batch,
+            )?;
+        }
 
         let t1 = Instant::now();
         let zeros = turnwise_credit::TurnValues::zeros(&batch);
