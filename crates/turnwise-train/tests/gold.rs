@@ -3,37 +3,32 @@
 //! naming IGPO trains on an environment that knows its answer and is refused on one that
 //! does not.
 
+mod common;
+
 use std::sync::atomic::AtomicBool;
 
 use tch::Kind;
-use turnwise_train::config::{self, Config};
+use turnwise_train::config::Config;
 use turnwise_train::train::run::Trainer;
 use turnwise_train::train::{envs, eval, gold};
 
 fn cfg(extra: &[&str]) -> Config {
-    let mut sets: Vec<String> = [
-        "sft.enabled=false",
-        "model.d_model=16",
-        "model.layers=1",
-        "model.heads=2",
-        "model.d_ff=32",
-        "model.max_context=256",
-        "env.name=\"wordle/standard\"",
-        "env.group_size=2",
-        "env.tasks_per_step=2",
-        "env.max_turns=4",
-        "sampling.max_action_tokens=12",
-        "credit.method=\"igpo\"",
-        "run.steps=2",
-        "eval.episodes=2",
-        "eval.max_turns=4",
-        "run.threads=1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    sets.extend(extra.iter().map(|s| s.to_string()));
-    config::load(None, &sets).unwrap()
+    common::config_with(
+        &[
+            "model.max_context=256",
+            "env.name=\"wordle/standard\"",
+            "env.group_size=2",
+            "env.tasks_per_step=2",
+            "env.max_turns=4",
+            "sampling.max_action_tokens=12",
+            "credit.method=\"igpo\"",
+            "run.steps=2",
+            "eval.episodes=2",
+            "eval.max_turns=4",
+            "run.threads=1",
+        ],
+        extra,
+    )
 }
 
 /// Mean log-prob of the last `n` tokens of `seq` under `t`'s policy (independent path).

@@ -3,37 +3,32 @@
 //! gradient, rollouts are token-in /
 //! token-out and readable by the credit registry, and bad configurations are rejected.
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use tch::Kind;
-use turnwise_train::config::{self, Config};
+use turnwise_train::config::Config;
 use turnwise_train::train::run::Trainer;
 
 fn tiny(extra: &[&str]) -> Config {
-    let mut sets: Vec<String> = [
-        "sft.enabled=false",
-        "model.d_model=16",
-        "model.layers=1",
-        "model.heads=2",
-        "model.d_ff=32",
-        "env.group_size=2",
-        "env.tasks_per_step=2",
-        "env.max_turns=6",
-        "loss.entropy_coef=0.01",
-        "run.steps=4",
-        "checkpoint.every=2",
-        "checkpoint.keep=5",
-        "eval.episodes=2",
-        "eval.max_turns=3",
-        "optim.ppo_epochs=2",
-        "run.threads=1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    sets.extend(extra.iter().map(|s| s.to_string()));
-    config::load(None, &sets).unwrap()
+    common::config_with(
+        &[
+            "env.group_size=2",
+            "env.tasks_per_step=2",
+            "env.max_turns=6",
+            "loss.entropy_coef=0.01",
+            "run.steps=4",
+            "checkpoint.every=2",
+            "checkpoint.keep=5",
+            "eval.episodes=2",
+            "eval.max_turns=3",
+            "optim.ppo_epochs=2",
+            "run.threads=1",
+        ],
+        extra,
+    )
 }
 
 fn weights(dir: &Path) -> Vec<u8> {
