@@ -78,7 +78,11 @@ fn rl_starts_from_a_hugging_face_folder_with_a_bpe_tokenizer() {
     // Contexts start with the tokenizer's own BOS (this BPE has none), not the word
     // vocabulary's id 0 (here `<|endoftext|>`).
     assert_eq!(tok.special().bos, None);
-    let h = turnwise_train::train::eval::rollout_spec(&t.cfg, &t.policy, None, 3, false).history;
+    let spec = turnwise_train::train::eval::rollout_spec(&t.cfg, &t.policy, Some("\n"), 3, false);
+    let h = spec.history;
+    // "\n" is one BPE token here, and is also matched on the decoded text (merged tokens).
+    assert!(spec.sample.stop.is_some());
+    assert_eq!(spec.sample.stop_text, Some("\n"));
     let first = batch.trajectories().next().unwrap();
     assert_eq!(
         turnwise_train::rollout::context_of(first, 0, h),

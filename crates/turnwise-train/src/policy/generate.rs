@@ -30,9 +30,9 @@ pub struct SampleSpec {
     pub stop: Option<u32>,
     /// The end-of-sequence token, which also ends an action (Hugging Face tokenizers).
     pub eos: Option<u32>,
-    /// A stop string that is not a single token (e.g. `</answer>` for a word or BPE
-    /// vocabulary), matched on the decoded action; the action ends with the token that
-    /// completes it.
+    /// A stop string matched on the decoded action (one that is not a single token, e.g.
+    /// `</answer>`, or any stop with a BPE vocabulary, which can merge it into a longer
+    /// token); the action ends with the token that completes it.
     pub stop_text: Option<&'static str>,
     /// Softmax temperature.
     pub temperature: f64,

@@ -10,6 +10,7 @@ use super::envs::{eval_tasks, make_envs, STYLE};
 use crate::config::Config;
 use crate::policy::generate::SampleSpec;
 use crate::policy::Policy;
+use crate::policy::PolicyTokenizer;
 use crate::rollout::{collect, HistorySpec, RolloutSpec, RolloutStats};
 
 /// The result of an evaluation.
@@ -54,7 +55,12 @@ pub fn rollout_spec(
             max_new: cfg.sampling.max_action_tokens,
             stop: stop_id,
             eos: policy.tokenizer.eos(),
-            stop_text: if stop_id.is_none() { stop } else { None },
+            // A BPE vocabulary can merge the stop string into a longer token (".\n"), so
+            // Hugging Face tokenizers also match it on the decoded action.
+            stop_text: match (&policy.tokenizer, stop_id) {
+                (PolicyTokenizer::Hf(_), _) | (_, None) => stop,
+                _ => None,
+            },
             temperature: cfg.sampling.temperature,
             greedy,
         },
