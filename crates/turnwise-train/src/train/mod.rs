@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod envs;
 pub mod eval;
+pub mod fields;
 pub mod gold;
 pub mod rows;
 pub mod run;

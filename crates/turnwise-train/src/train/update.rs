@@ -162,6 +162,13 @@ pub fn accumulate(
     spec: &PolicyLossSpec,
     norm: &Normaliser,
 ) -> anyhow::Result<(f64, f64, f64, f64)> {
+    let planned = frozen.chunks.last().map_or(0, |c| c.uniq.end);
+    anyhow::ensure!(
+        planned == rows.unique_len()
+            && frozen.chunks.iter().map(|c| c.rows.len()).sum::<usize>() == rows.len(),
+        "π_old was computed for another batch ({planned} distinct sequences, this one has {})",
+        rows.unique_len()
+    );
     let (mut loss, mut ent, mut kl, mut clipped) = (0.0, 0.0, 0.0, 0.0);
     for (c, ch) in frozen.chunks.iter().enumerate() {
         if ch.rows.is_empty() {
