@@ -220,6 +220,17 @@ pub struct Group {
     pub trajectories: Vec<Trajectory>,
 }
 
+impl Group {
+    /// Turns of the group's longest trajectory (0 for an empty group).
+    pub fn max_turns(&self) -> usize {
+        self.trajectories
+            .iter()
+            .map(|t| t.turns.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// A batch: the unit credit assignment runs on.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
@@ -241,5 +252,10 @@ impl Batch {
     /// Number of turns.
     pub fn num_turns(&self) -> usize {
         self.trajectories().map(|t| t.turns.len()).sum()
+    }
+
+    /// Turns of the batch's longest trajectory (0 for an empty batch).
+    pub fn max_turns(&self) -> usize {
+        self.groups.iter().map(Group::max_turns).max().unwrap_or(0)
     }
 }

@@ -83,7 +83,7 @@ proptest! {
         ] {
             let out = run(m, &p, &batch);
             for (g, first) in groups(&batch) {
-                for k in 0..max_len(g) {
+                for k in 0..g.max_turns() {
                     let col: Vec<f64> = (0..g.trajectories.len())
                         .filter_map(|j| out.traj(first + j).get(k).copied()).collect();
                     if col.len() >= 2 {

@@ -62,12 +62,7 @@ pub fn mapo_advantages(batch: &Batch, o: MapoOptions) -> Result<TurnValues, Cred
     let mut first = 0;
     for g in &batch.groups {
         let n = g.trajectories.len();
-        let tmax = g
-            .trajectories
-            .iter()
-            .map(|t| t.turns.len())
-            .max()
-            .unwrap_or(0);
+        let tmax = g.max_turns();
         for k in 0..tmax {
             col.clear();
             col.extend((0..n).filter_map(|j| ret.traj(first + j).get(k).copied()));

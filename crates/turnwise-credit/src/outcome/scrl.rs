@@ -47,12 +47,7 @@ pub fn scrl_advantages(
     let mut first = 0;
     for g in &batch.groups {
         let n = g.trajectories.len();
-        let kmax = g
-            .trajectories
-            .iter()
-            .map(|t| t.turns.len())
-            .max()
-            .unwrap_or(0);
+        let kmax = g.max_turns();
         for k in 0..kmax {
             col.clear();
             col.extend((0..n).map(|j| out.traj(first + j).get(k).copied().unwrap_or(0.0)));

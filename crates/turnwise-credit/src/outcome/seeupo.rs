@@ -44,12 +44,7 @@ pub fn seeupo_advantages(batch: &Batch, o: SeeupoOptions) -> Result<TurnValues, 
     const M: &str = "seeupo";
     let mut out = TurnValues::zeros(batch);
     let nt = out.num_trajectories();
-    let longest = batch
-        .trajectories()
-        .map(|t| t.turns.len())
-        .max()
-        .unwrap_or(0);
-    let kk = o.n_turns.unwrap_or(longest);
+    let kk = o.n_turns.unwrap_or_else(|| batch.max_turns());
     let mut ratio = vec![1.0; nt];
     let mut outcomes = Vec::with_capacity(nt);
     for t in batch.trajectories() {

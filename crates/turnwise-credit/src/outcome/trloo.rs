@@ -41,12 +41,7 @@ pub fn turn_baseline_advantages(
     let mut first = 0;
     for g in &batch.groups {
         let n = g.trajectories.len();
-        let tmax = g
-            .trajectories
-            .iter()
-            .map(|t| t.turns.len())
-            .max()
-            .unwrap_or(0);
+        let tmax = g.max_turns();
         sum.clear();
         sum.resize(tmax, 0.0);
         cnt.clear();

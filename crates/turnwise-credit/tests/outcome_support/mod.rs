@@ -262,15 +262,6 @@ pub fn groups(b: &Batch) -> Vec<(&Group, usize)> {
         .collect()
 }
 
-/// The longest trajectory of a group.
-pub fn max_len(g: &Group) -> usize {
-    g.trajectories
-        .iter()
-        .map(|t| t.turns.len())
-        .max()
-        .unwrap_or(0)
-}
-
 /// `|Σ a| ≤ 1e-9 · Σ |a|`.
 pub fn sums_to_zero(a: &[f64]) -> bool {
     let s: f64 = a.iter().sum();
