@@ -337,22 +337,12 @@ impl Trainer {
         }
         w.commit()?;
 
-        let trajs: Vec<_> = batch.trajectories().collect();
-        let n = trajs.len().max(1) as f64;
+        let played = super::eval::report(&cfg.env.name, &batch.groups, &rstats);
         let m = StepMetrics {
             step: self.state.step,
-            r#return: trajs.iter().map(|t| t.total_reward()).sum::<f64>() / n,
-            success: trajs
-                .iter()
-                .filter(|t| {
-                    t.metadata
-                        .get("success")
-                        .and_then(|v| v.as_bool())
-                        .unwrap_or(false)
-                })
-                .count() as f64
-                / n,
-            turns: batch.num_turns() as f64 / n,
+            r#return: played.mean_return,
+            success: played.success_rate,
+            turns: played.mean_turns,
             tokens: rstats.tokens,
             entropy: ust.entropy,
             kl: ust.kl,
@@ -364,8 +354,8 @@ impl Trainer {
             rollout_s,
             credit_s,
             update_s,
-            gen_tokens_per_s: rstats.tokens as f64 / rstats.gen_s.max(1e-9),
-            env_steps_per_s: rstats.env_steps as f64 / rstats.env_s.max(1e-9),
+            gen_tokens_per_s: played.tokens_per_s,
+            env_steps_per_s: played.env_steps_per_s,
             elapsed_s: self.elapsed(),
         };
         append_line(&self.out.join("metrics.jsonl"), &serde_json::to_string(&m)?)?;
