@@ -1,6 +1,6 @@
 //! Training: environments ([`envs`]), rows and updates ([`rows`], [`update`]), gold-answer
 //! log-probs ([`gold`]), SFT
-//! ([`sft`]), evaluation ([`eval`]), checkpoints ([`checkpoint`]) and the run loop ([`run`]).
+//! ([`sft`]), evaluation ([`eval`]), checkpoints ([`checkpoint`]), one RL step ([`step`]) and the run loop ([`run`]).
 
 pub mod checkpoint;
 pub mod envs;
@@ -10,4 +10,5 @@ pub mod gold;
 pub mod rows;
 pub mod run;
 pub mod sft;
+pub mod step;
 pub mod update;
