@@ -71,6 +71,7 @@ pub fn episode(
             anchor: anchor.take().map(|k| k.into_owned().into_boxed_str()),
             ..Turn::default()
         });
+        record_tools(traj.turns.last_mut().expect("just pushed"), &step.info);
         prev_reward = Some(step.reward);
         success |= step.info.success;
         text = step.observation.into_owned();
@@ -89,6 +90,17 @@ pub fn episode(
     meta.insert("noise".into(), json!(cfg.noise));
     traj.metadata = meta;
     traj
+}
+
+/// Copies a tool step's calls and answer F1 into the turn (MatchTIR's `tool_calls` and
+/// `answer_f1`).
+pub fn record_tools(turn: &mut Turn, info: &crate::env::Info) {
+    if info.tool_calls.is_none() && info.answer_f1.is_none() {
+        return;
+    }
+    let e = turn.ext_mut();
+    e.tool_calls = info.tool_calls.clone();
+    e.answer_f1 = info.answer_f1;
 }
 
 /// One group per seed: `group_size` noisy expert episodes sharing the seed.
@@ -110,7 +122,7 @@ pub fn group(
     Group {
         prompt_id: format!("{env_name}:{seed}"),
         seed: Some(seed),
-        gt_tool_calls: None,
+        gt_tool_calls: env.reference_tool_calls(),
         trajectories,
     }
 }

@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use turnwise_core::ToolCall;
+
 /// A text that is either precomputed (`'static`) or built for this step.
 pub type Text = Cow<'static, str>;
 
@@ -22,6 +24,27 @@ pub struct Info {
     pub ground_truth: Option<Text>,
     /// A key of the current state, usable as GiGPO's anchor.
     pub state_key: Option<Text>,
+    /// Tool calls the action made (tool environments; MatchTIR's `tool_calls`), the
+    /// final `answer` call excluded.
+    pub tool_calls: Option<Vec<ToolCall>>,
+    /// Token F1 of the answer given in this step (tool environments; MatchTIR's
+    /// `answer_f1`), `None` when the step gave no answer.
+    pub answer_f1: Option<f64>,
+    /// Why the environment could not run the step (a remote server that timed out or
+    /// died); such a step is `truncated` and the episode is recorded as failed.
+    pub error: Option<Text>,
+}
+
+/// How a policy writes an action in an environment's own (faithful) format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionFormat {
+    /// Raw text ending in a stop string (LMRL: `move up\n`).
+    Line(&'static str),
+    /// `<think>…</think><answer>…</answer>` chat turns (RAGEN, UFO).
+    AnswerTag,
+    /// Hermes / Qwen tool calls, `<tool_call>{"name": …, "arguments": {…}}</tool_call>`;
+    /// the environment reads the whole output and answers with `<tool_response>` blocks.
+    ToolCall,
 }
 
 /// The first observation of an episode.
@@ -76,6 +99,15 @@ pub trait Env: Send {
         None
     }
 
+    /// The action format of the faithful renderer. The default follows [`Env::stop`]:
+    /// a stop string means [`ActionFormat::Line`], none means [`ActionFormat::AnswerTag`].
+    fn action_format(&self) -> ActionFormat {
+        match self.stop() {
+            Some(s) => ActionFormat::Line(s),
+            None => ActionFormat::AnswerTag,
+        }
+    }
+
     /// An optimal (or documented near-optimal) action for the current state, in the
     /// env's action text; `None` once the episode is over. Used by `turnwise env demos`.
     fn expert_action(&self) -> Option<String>;
@@ -93,6 +125,13 @@ pub trait Env: Send {
     /// answer after each turn); `None` where the task has no single answer. Valid after
     /// `reset`, for the whole episode.
     fn gold_action(&self) -> Option<String> {
+        None
+    }
+
+    /// The ground-truth tool-call trace of the task (MatchTIR's `gt_tool_calls`): the calls
+    /// the expert makes, the final `answer` excluded; `None` for environments without
+    /// tools. Valid after `reset`.
+    fn reference_tool_calls(&self) -> Option<Vec<ToolCall>> {
         None
     }
 }

@@ -23,8 +23,10 @@ pub mod registry;
 pub mod render;
 pub mod score;
 pub mod seeding;
+pub mod session;
+pub mod tools;
 
-pub use env::{Env, Info, Observation, Step, Text};
+pub use env::{ActionFormat, Env, Info, Observation, Step, Text};
 pub use error::EnvError;
 pub use options::{InvalidPolicy, OptionKind, OptionSpec, Options};
 pub use registry::EnvSpec;

@@ -28,6 +28,7 @@ pub static ALL: &[&EnvSpec] = &[
     &crate::envs::bandit::SPEC,
     &crate::envs::math::SPEC,
     &crate::envs::try_again::SPEC,
+    &crate::envs::kbqa::SPEC,
 ];
 
 /// The environment registered as `name`.

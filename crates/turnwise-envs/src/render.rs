@@ -5,8 +5,12 @@
 //!   (observation text, action ending in the stop string `"\n"`), or RAGEN's chat turns
 //!   (`\nTurn {i}:\nState:\n…`, `<think>…</think><answer>…</answer>`, spec §2).
 //! - [`Style::Chat`] asks any environment for `<think>…</think><answer>…</answer>`.
+//!
+//! Tool environments ([`ActionFormat::ToolCall`]) use the Hermes / Qwen tool-call format in
+//! both styles: it is the chat format such models were trained on.
 
-use crate::env::Env;
+use crate::env::{ActionFormat, Env};
+use crate::tools;
 
 /// A prompt style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,9 @@ impl std::str::FromStr for Style {
 
 /// RAGEN's system message (`ctx_manager.py`).
 pub const RAGEN_SYSTEM: &str = "You're a helpful assistant. ";
+
+/// The system prompt of tool environments (their tool list comes with the instructions).
+pub const TOOL_SYSTEM: &str = "You are a helpful assistant.";
 
 /// The system prompt of the chat style.
 pub const CHAT_SYSTEM: &str = "You are a helpful assistant. Think step by step inside <think> </think>, then give only your action inside <answer> </answer>.";
@@ -64,9 +71,10 @@ fn answer_content(output: &str) -> Option<&str> {
 impl Style {
     /// The system message (`None`: no system message, LMRL raw text).
     pub fn system(&self, env: &dyn Env) -> Option<&'static str> {
-        match (self, env.stop()) {
-            (Style::Faithful, Some(_)) => None,
-            (Style::Faithful, None) => Some(RAGEN_SYSTEM),
+        match (self, env.action_format()) {
+            (_, ActionFormat::ToolCall) => Some(TOOL_SYSTEM),
+            (Style::Faithful, ActionFormat::Line(_)) => None,
+            (Style::Faithful, ActionFormat::AnswerTag) => Some(RAGEN_SYSTEM),
             (Style::Chat, _) => Some(CHAT_SYSTEM),
         }
     }
@@ -84,9 +92,18 @@ impl Style {
         if ctx.turn <= 1 {
             out.push_str(&env.instructions());
         }
-        match (self, env.stop()) {
-            (Style::Faithful, Some(_)) => out.push_str(obs),
-            (Style::Faithful, None) => {
+        match (self, env.action_format()) {
+            (_, ActionFormat::ToolCall) => {
+                if ctx.turn <= 1 && !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(obs);
+                if !obs.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            (Style::Faithful, ActionFormat::Line(_)) => out.push_str(obs),
+            (Style::Faithful, ActionFormat::AnswerTag) => {
                 if let Some(r) = prev_reward {
                     out.push_str(&format!("Reward:\n{r}\n"));
                 }
@@ -112,21 +129,41 @@ impl Style {
         out
     }
 
-    /// The text that ends an action: the environment's stop string (faithful LMRL), else
-    /// `</answer>` (RAGEN's format and the chat format close the answer block; RAGEN's
-    /// generation then ends at the model's end-of-turn token).
+    /// The text that ends an action: the environment's stop string (faithful LMRL),
+    /// `</tool_call>` (tool environments), else `</answer>` (RAGEN's format and the chat
+    /// format close the answer block; RAGEN's generation then ends at the model's
+    /// end-of-turn token).
     pub fn end_of_action(&self, env: &dyn Env) -> &'static str {
-        match (self, env.stop()) {
-            (Style::Faithful, Some(stop)) => stop,
+        match (self, env.action_format()) {
+            (_, ActionFormat::ToolCall) => tools::CALL_CLOSE,
+            (Style::Faithful, ActionFormat::Line(stop)) => stop,
             _ => "</answer>",
+        }
+    }
+
+    /// What a well-formatted output looks like, for people typing outputs (`play`).
+    pub fn format_hint(&self, env: &dyn Env) -> String {
+        match (self, env.action_format()) {
+            (_, ActionFormat::ToolCall) => {
+                "<tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>".into()
+            }
+            (Style::Faithful, ActionFormat::Line(stop)) => format!("the action, then {stop:?}"),
+            (Style::Faithful, ActionFormat::AnswerTag) => {
+                "<think>...</think><answer>...</answer>".into()
+            }
+            (Style::Chat, _) => {
+                "<think>...</think><answer>...</answer> (or just <answer>...</answer>)".into()
+            }
         }
     }
 
     /// What a policy outputs to take `action` (used for demonstrations): LMRL's action line
     /// with its stop string, or an `<answer>` block.
+    /// Tool environments' actions already are the policy's output (`<tool_call>` blocks).
     pub fn format_action(&self, env: &dyn Env, action: &str) -> String {
-        match (self, env.stop()) {
-            (Style::Faithful, Some(stop)) => format!("{action}{stop}"),
+        match (self, env.action_format()) {
+            (_, ActionFormat::ToolCall) => action.to_owned(),
+            (Style::Faithful, ActionFormat::Line(stop)) => format!("{action}{stop}"),
             _ => format!("<think></think><answer>{action}</answer>"),
         }
     }
@@ -134,14 +171,20 @@ impl Style {
     /// Parses a policy's output into the environment action.
     /// Faithful LMRL: the text before the first stop string. Faithful RAGEN: RAGEN's
     /// `<think>(.*?)</think>\s*<answer>(.*?)</answer>` (the output includes the primed
-    /// `<think>`). Chat: the content of the first `<answer>…</answer>`.
+    /// `<think>`). Chat: the content of the first `<answer>…</answer>`. Tool environments:
+    /// the whole output (the environment reads its `<tool_call>` blocks), well formatted
+    /// when every block parses ([`tools::parse_calls`]).
     pub fn parse<'a>(&self, env: &dyn Env, output: &'a str) -> Parsed<'a> {
         let fail = Parsed {
             action: "",
             format_ok: false,
         };
-        match (self, env.stop()) {
-            (Style::Faithful, Some(stop)) => match output.find(stop) {
+        match (self, env.action_format()) {
+            (_, ActionFormat::ToolCall) => Parsed {
+                action: output,
+                format_ok: tools::well_formed(output),
+            },
+            (Style::Faithful, ActionFormat::Line(stop)) => match output.find(stop) {
                 Some(i) => Parsed {
                     action: &output[..i],
                     format_ok: true,
@@ -151,7 +194,7 @@ impl Style {
                     format_ok: false,
                 },
             },
-            (Style::Faithful, None) => {
+            (Style::Faithful, ActionFormat::AnswerTag) => {
                 let Some(t) = output.find("<think>") else {
                     return fail;
                 };

@@ -220,6 +220,7 @@ impl Maze {
             action_effective: effective,
             ground_truth: None,
             state_key: Some(Text::Borrowed(tables().key[self.pos as usize])),
+            ..Info::default()
         }
     }
 }

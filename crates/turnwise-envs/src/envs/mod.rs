@@ -2,6 +2,7 @@
 
 pub mod bandit;
 pub mod frozenlake;
+pub mod kbqa;
 pub mod math;
 pub mod maze;
 pub mod ragen;

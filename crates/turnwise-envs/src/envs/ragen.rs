@@ -269,6 +269,7 @@ impl<G: Game> Env for Ragen<G> {
                 action_effective: effective,
                 ground_truth: self.game.ground_truth(),
                 state_key: Some(key),
+                ..Info::default()
             },
         }
     }

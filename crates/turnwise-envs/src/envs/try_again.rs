@@ -95,6 +95,7 @@ impl Env for TryAgain {
                 action_effective: inner.info.action_valid,
                 ground_truth: inner.info.ground_truth,
                 state_key: Some(Text::Owned(format!("{}#{}", self.question, self.attempts))),
+                ..Info::default()
             },
         }
     }

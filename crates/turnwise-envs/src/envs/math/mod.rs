@@ -153,6 +153,7 @@ impl Env for Math {
                 action_effective: parsed.is_some(),
                 ground_truth: Some(Text::Owned(self.answer_text.clone())),
                 state_key: Some(Text::Owned(self.problem.question.clone())),
+                ..Info::default()
             },
         }
     }

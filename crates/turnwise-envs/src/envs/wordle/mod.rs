@@ -172,6 +172,7 @@ impl Env for Wordle {
                 action_effective: true,
                 ground_truth: self.ground_truth(),
                 state_key: self.key(),
+                ..Info::default()
             },
         }
     }

@@ -1,16 +1,17 @@
 //! `turnwise env demos | replay | bench`: expert demonstrations, scripted replays, and
 //! environment throughput.
 
-use std::io::{BufRead, Write};
+mod replay;
+
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 use turnwise_core::jsonl::AtomicWriter;
 use turnwise_core::seed::{task_seed, Split};
 use turnwise_envs::demos::{self, DemoConfig};
 use turnwise_envs::render::Style;
-use turnwise_envs::{bench, registry, score, Info};
+use turnwise_envs::{bench, registry, score};
 
 /// Arguments of `turnwise env`.
 #[derive(clap::Args)]
@@ -23,8 +24,8 @@ pub struct Args {
 enum Sub {
     /// Write expert demonstrations (turnwise group lines) with ε-random noise.
     Demos(DemosArgs),
-    /// Replay actions from a file: one JSON line for the reset and one per step.
-    Replay(ReplayArgs),
+    /// Replay policy outputs from a file: one JSON line for the reset and one per step.
+    Replay(replay::Args),
     /// Single-threaded steps per second of each environment, observations rendered.
     Bench(BenchArgs),
 }
@@ -58,22 +59,6 @@ struct DemosArgs {
 }
 
 #[derive(clap::Args)]
-struct ReplayArgs {
-    /// Environment name.
-    #[arg(long)]
-    env: String,
-    /// Episode seed.
-    #[arg(long)]
-    seed: u64,
-    /// Option override `KEY=VALUE` (repeatable).
-    #[arg(long = "option", value_name = "KEY=VALUE")]
-    options: Vec<String>,
-    /// One action per line; `\n` inside an action is written as the two characters `\n`.
-    #[arg(long)]
-    actions: PathBuf,
-}
-
-#[derive(clap::Args)]
 struct BenchArgs {
     /// Environment (all when absent).
     #[arg(long)]
@@ -87,7 +72,7 @@ struct BenchArgs {
 pub fn run(args: Args) -> Result<i32> {
     match args.command {
         Sub::Demos(a) => run_demos(a),
-        Sub::Replay(a) => run_replay(a),
+        Sub::Replay(a) => replay::run(a),
         Sub::Bench(a) => run_bench(a),
     }
 }
@@ -123,75 +108,6 @@ fn run_demos(a: DemosArgs) -> Result<i32> {
         summary["lmrl_normalised_score"] = json!(norm.score(mean));
     }
     eprintln!("{summary}");
-    Ok(0)
-}
-
-fn info_json(i: &Info) -> Value {
-    json!({
-        "success": i.success,
-        "action_valid": i.action_valid,
-        "action_effective": i.action_effective,
-        "ground_truth": i.ground_truth,
-        "state_key": i.state_key,
-    })
-}
-
-/// Undoes the action-file escaping: `\n` → newline, `\\` → backslash.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c == '\\' {
-            match it.next() {
-                Some('n') => out.push('\n'),
-                Some('\\') => out.push('\\'),
-                Some(o) => {
-                    out.push('\\');
-                    out.push(o);
-                }
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn run_replay(a: ReplayArgs) -> Result<i32> {
-    let mut env = registry::make_from_strings(&a.env, &a.options)?;
-    let file = std::fs::File::open(&a.actions)
-        .with_context(|| format!("cannot open actions file {}", a.actions.display()))?;
-    let out = std::io::stdout();
-    let mut out = std::io::BufWriter::new(out.lock());
-    let obs = env.reset(a.seed);
-    writeln!(
-        out,
-        "{}",
-        json!({"observation": obs.text, "info": info_json(&obs.info)})
-    )?;
-    let mut done = false;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line =
-            line.with_context(|| format!("{}:{}: unreadable line", a.actions.display(), i + 1))?;
-        if done {
-            anyhow::bail!(
-                "{}:{}: the episode is already over; remove the remaining actions",
-                a.actions.display(),
-                i + 1
-            );
-        }
-        let action = unescape(line.strip_suffix('\r').unwrap_or(&line));
-        let s = env.step(&action);
-        writeln!(
-            out,
-            "{}",
-            json!({"action": action, "observation": s.observation, "reward": s.reward,
-                "terminated": s.terminated, "truncated": s.truncated, "info": info_json(&s.info)})
-        )?;
-        done = s.done();
-    }
-    out.flush()?;
     Ok(0)
 }
 
