@@ -1,7 +1,9 @@
-//! One decoder layer in the Llama / Qwen2 layout (Touvron et al. 2023, "LLaMA", §2.2):
-//! pre-norm RMSNorm, rotary self-attention with grouped-query heads, SwiGLU MLP, residuals.
+//! One decoder layer in the Llama / Qwen2 / Qwen3 layout (Touvron et al. 2023, "LLaMA", §2.2):
+//! pre-norm RMSNorm, rotary self-attention with grouped-query heads (Qwen3: per-head RMSNorm of
+//! queries and keys before the rotation), SwiGLU MLP, residuals.
 
 use super::linear::Linear;
+use super::rope::apply_rope;
 use crate::error::Result;
 use tch::{Kind, Tensor};
 
@@ -17,47 +19,6 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     let var = xf.f_square()?.f_mean_dim(-1, true, Kind::Float)?;
     let normed = xf.f_mul(&var.f_add_scalar(eps)?.f_rsqrt()?)?;
     Ok(normed.f_to_kind(x.kind())?.f_mul(weight)?)
-}
-
-/// Rotary position embedding (Su et al. 2021, RoFormer §3.4.2) in the "rotate half" layout
-/// used by Hugging Face checkpoints.
-#[derive(Debug)]
-pub struct Rope {
-    /// θ^(−2i/d) for i < d/2, in f32.
-    inv_freq: Tensor,
-}
-
-impl Rope {
-    /// Frequencies for head width `head_dim` and base `theta` (config `rope_theta`),
-    /// computed in f32 as `transformers` does.
-    pub fn new(head_dim: i64, theta: f64, device: tch::Device) -> Result<Self> {
-        let exps = Tensor::f_arange_start_step(0, head_dim, 2, (Kind::Int64, device))?
-            .f_to_kind(Kind::Float)?
-            .f_div_scalar(head_dim as f64)?;
-        let inv_freq = Tensor::f_pow_scalar(theta, &exps)?.f_reciprocal()?;
-        Ok(Rope { inv_freq })
-    }
-
-    /// `(cos, sin)` of shape [B, 1, T, head_dim] for integer positions [B, T], in `kind`.
-    pub fn cos_sin(&self, positions: &Tensor, kind: Kind) -> Result<(Tensor, Tensor)> {
-        let freqs = positions
-            .f_to_kind(Kind::Float)?
-            .f_unsqueeze(-1)?
-            .f_mul(&self.inv_freq)?;
-        let emb = Tensor::f_cat(&[&freqs, &freqs], -1)?.f_unsqueeze(1)?;
-        Ok((emb.f_cos()?.f_to_kind(kind)?, emb.f_sin()?.f_to_kind(kind)?))
-    }
-}
-
-fn rotate_half(x: &Tensor) -> Result<Tensor> {
-    let half = x.size()[3] / 2;
-    let x1 = x.f_narrow(3, 0, half)?;
-    let x2 = x.f_narrow(3, half, half)?;
-    Ok(Tensor::f_cat(&[&x2.f_neg()?, &x1], 3)?)
-}
-
-fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-    Ok(x.f_mul(cos)?.f_add(&rotate_half(x)?.f_mul(sin)?)?)
 }
 
 /// How keys are masked for one forward call.
@@ -96,6 +57,10 @@ pub struct Attention {
     pub kv_heads: i64,
     /// Head width.
     pub head_dim: i64,
+    /// Qwen3: RMSNorm gains [head_dim] of queries and keys (`q_norm.weight`, `k_norm.weight`).
+    pub qk_norm: Option<(Tensor, Tensor)>,
+    /// ε of the q/k norms.
+    pub eps: f64,
 }
 
 impl Attention {
@@ -109,12 +74,21 @@ impl Attention {
         cache: Option<LayerCache<'_>>,
     ) -> Result<Tensor> {
         let (b, t) = (x.size()[0], x.size()[1]);
-        let split = |y: Tensor, h: i64| -> Result<Tensor> {
-            Ok(y.f_view([b, t, h, self.head_dim])?.f_transpose(1, 2)?)
+        let split = |y: Tensor, h: i64, norm: Option<&Tensor>| -> Result<Tensor> {
+            let y = y.f_view([b, t, h, self.head_dim])?;
+            let y = match norm {
+                Some(g) => rms_norm(&y, g, self.eps)?,
+                None => y,
+            };
+            Ok(y.f_transpose(1, 2)?)
         };
-        let q = split(self.q_proj.forward(x)?, self.heads)?;
-        let k = split(self.k_proj.forward(x)?, self.kv_heads)?;
-        let v = split(self.v_proj.forward(x)?, self.kv_heads)?;
+        let (qn, kn) = match &self.qk_norm {
+            Some((q, k)) => (Some(q), Some(k)),
+            None => (None, None),
+        };
+        let q = split(self.q_proj.forward(x)?, self.heads, qn)?;
+        let k = split(self.k_proj.forward(x)?, self.kv_heads, kn)?;
+        let v = split(self.v_proj.forward(x)?, self.kv_heads, None)?;
         let q = apply_rope(&q, cos, sin)?;
         let k = apply_rope(&k, cos, sin)?;
         let (k, v) = match cache {

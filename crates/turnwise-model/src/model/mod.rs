@@ -1,4 +1,4 @@
-//! The policy network: a decoder-only transformer in the Llama / Qwen2 layout whose
+//! The policy network: a decoder-only transformer in the Llama / Qwen2 / Qwen3 layout whose
 //! parameters live in a `tch::nn::VarStore` under their Hugging Face names
 //! (`model.embed_tokens.weight`, `model.layers.{i}.self_attn.q_proj.weight`, ...,
 //! `lm_head.weight`), so a trainer builds its optimizer from [`Policy::var_store`].
@@ -7,14 +7,16 @@ pub mod cache;
 pub mod forward;
 pub mod layer;
 pub mod linear;
+pub mod rope;
 
 use crate::checkpoint;
 use crate::config::ModelConfig;
 use crate::device::DType;
 use crate::error::{ModelError, Result};
-use layer::{Attention, Block, Mlp, Rope};
+use layer::{Attention, Block, Mlp};
 use linear::Linear;
 use rand::Rng as _;
+use rope::Rope;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tch::{nn, Device, Kind, Tensor};
@@ -175,6 +177,14 @@ impl Policy {
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
             let p = format!("model.layers.{i}");
+            let qk_norm = if config.qk_norm() {
+                Some((
+                    param(&format!("{p}.self_attn.q_norm.weight"), &[hd], Init::Ones)?,
+                    param(&format!("{p}.self_attn.k_norm.weight"), &[hd], Init::Ones)?,
+                ))
+            } else {
+                None
+            };
             let mut lin = |n: &str, out: i64, inp: i64, bias: bool| -> Result<Linear> {
                 let name = format!("{p}.{n}");
                 let weight = param(&format!("{name}.weight"), &[out, inp], Init::Normal)?;
@@ -198,6 +208,8 @@ impl Policy {
                 heads: h,
                 kv_heads: kv,
                 head_dim: hd,
+                qk_norm,
+                eps: config.rms_norm_eps,
             };
             let mlp = Mlp {
                 gate_proj: lin("mlp.gate_proj", f, d, biases.mlp)?,
@@ -228,7 +240,14 @@ impl Policy {
                 lora: None,
             })
         };
-        let rope = Rope::new(hd, config.rope_theta, device)?;
+        let spec = config
+            .rope()
+            .map_err(|(field, message)| ModelError::Config {
+                path: "config.json".into(),
+                field,
+                message,
+            })?;
+        let rope = Rope::new(&spec, hd, device)?;
         Ok(Policy {
             config,
             vs,
@@ -279,6 +298,10 @@ impl Policy {
                 format!("{p}.post_attention_layernorm.weight"),
                 b.post_norm.f_detach()?,
             ));
+            if let Some((q, k)) = &b.attn.qk_norm {
+                out.push((format!("{p}.self_attn.q_norm.weight"), q.f_detach()?));
+                out.push((format!("{p}.self_attn.k_norm.weight"), k.f_detach()?));
+            }
             for (_, l) in b.linears() {
                 out.push((format!("{}.weight", l.name), l.merged_weight()?));
                 if let Some(bias) = &l.bias {

@@ -1,8 +1,14 @@
-//! The model configuration: the Hugging Face `config.json` of a `LlamaForCausalLM` or
-//! `Qwen2ForCausalLM`, read as is (unknown fields are kept and written back on save), and
-//! presets for tiny from-scratch models.
+//! The model configuration: the Hugging Face `config.json` of a `LlamaForCausalLM`,
+//! `Qwen2ForCausalLM` or `Qwen3ForCausalLM` as `transformers` 4.x or 5.x writes it, and presets
+//! for tiny from-scratch models. Inert fields are kept and written back on save; a field that
+//! would change the maths and that turnwise does not implement is an error naming it
+//! ([`keys`], [`rope`]).
+
+pub mod keys;
+pub mod rope;
 
 use crate::error::{ModelError, Result};
+pub use rope::{RopeScaling, RopeSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -11,7 +17,7 @@ use std::path::Path;
 /// (`transformers.LlamaConfig` / `transformers.Qwen2Config`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// `"llama"` or `"qwen2"`; decides the default of the attention biases.
+    /// `"llama"`, `"qwen2"` or `"qwen3"`; decides the biases and Qwen3's q/k norms.
     pub model_type: String,
     /// Class names, e.g. `["Qwen2ForCausalLM"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -41,19 +47,23 @@ pub struct ModelConfig {
     /// RMSNorm epsilon (Zhang & Sennrich 2019).
     #[serde(default = "default_eps")]
     pub rms_norm_eps: f64,
-    /// Rotary base θ (Su et al. 2021, RoFormer Eq. 15).
-    #[serde(default = "default_theta")]
-    pub rope_theta: f64,
-    /// Rotary scaling; only `null` or `{"rope_type": "default"}` is supported.
+    /// Rotary base θ (Su et al. 2021, RoFormer Eq. 15), 4.x layout (default 10 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_theta: Option<f64>,
+    /// Rotary scaling, 4.x layout: `null` or `{"rope_type": …, "factor": …, …}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_scaling: Option<Value>,
+    /// Rotary settings, 5.x layout: `{"rope_type": …, "rope_theta": …, …}`; see [`RopeSpec`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_parameters: Option<Value>,
     /// Whether `lm_head` shares the embedding matrix.
     #[serde(default)]
     pub tie_word_embeddings: bool,
-    /// Llama: biases on q/k/v/o projections. Qwen2 always has q/k/v biases.
+    /// Llama, Qwen3: biases on q/k/v/o projections. Qwen2 always has q/k/v biases (and
+    /// ignores this field, as `transformers` does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention_bias: Option<bool>,
-    /// Llama: biases on the MLP projections.
+    /// Llama: biases on the MLP projections (Qwen2/Qwen3 never have them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlp_bias: Option<bool>,
     /// Std of the normal initialisation of from-scratch weights.
@@ -65,10 +75,11 @@ pub struct ModelConfig {
     /// End-of-sequence token(s): one id or a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eos_token_id: Option<Value>,
-    /// Qwen2 sliding-window attention; must be off.
+    /// Qwen2/Qwen3 sliding-window attention; must be off (or apply to no layer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_sliding_window: Option<bool>,
-    /// Every other field, kept verbatim so a saved config round-trips.
+    /// Every other field, kept verbatim so a saved config round-trips; only fields that do
+    /// not change the model are accepted ([`keys::check_extra`]).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -81,9 +92,6 @@ fn default_max_pos() -> usize {
 }
 fn default_eps() -> f64 {
     1e-6
-}
-fn default_theta() -> f64 {
-    10_000.0
 }
 fn default_init_range() -> f64 {
     0.02
@@ -134,11 +142,27 @@ impl ModelConfig {
                 message,
             })
         };
-        if !matches!(self.model_type.as_str(), "llama" | "qwen2") {
+        if !matches!(self.model_type.as_str(), "llama" | "qwen2" | "qwen3") {
             return bad(
                 "model_type",
-                format!("`{}` is not supported (llama, qwen2)", self.model_type),
+                format!(
+                    "`{}` is not supported (llama, qwen2, qwen3)",
+                    self.model_type
+                ),
             );
+        }
+        let class = self.class_name();
+        if let Some(a) = self.architectures.iter().find(|a| *a != class) {
+            return bad(
+                "architectures",
+                format!(
+                    "`{a}` is not supported with model_type `{}` (expected {class})",
+                    self.model_type
+                ),
+            );
+        }
+        if let Err((field, message)) = keys::check_extra(&self.extra) {
+            return bad(&field, message);
         }
         if self.hidden_act != "silu" {
             return bad(
@@ -176,25 +200,61 @@ impl ModelConfig {
                 ),
             );
         }
-        if let Some(rs) = &self.rope_scaling {
-            let ty = rs
-                .get("rope_type")
-                .or_else(|| rs.get("type"))
-                .and_then(Value::as_str);
-            if !rs.is_null() && ty != Some("default") {
-                return bad(
-                    "rope_scaling",
-                    format!("{rs} is not supported (only null or rope_type \"default\")"),
-                );
-            }
+        if let Err((field, message)) = self.rope() {
+            return bad(&field, message);
         }
-        if self.use_sliding_window == Some(true) {
+        if let Some(i) = self.sliding_layer() {
             return bad(
                 "use_sliding_window",
-                "sliding-window attention is not supported".into(),
+                format!("sliding-window attention (layer {i} and more) is not supported"),
             );
         }
         Ok(())
+    }
+
+    /// The `transformers` class of this layout.
+    pub fn class_name(&self) -> &'static str {
+        match self.model_type.as_str() {
+            "qwen2" => "Qwen2ForCausalLM",
+            "qwen3" => "Qwen3ForCausalLM",
+            _ => "LlamaForCausalLM",
+        }
+    }
+
+    /// The rotary embedding, from either `config.json` layout; `Err((field, message))` when
+    /// it is not supported or the layouts disagree.
+    pub fn rope(&self) -> std::result::Result<RopeSpec, rope::FieldError> {
+        RopeSpec::resolve(
+            self.rope_theta,
+            self.rope_scaling.as_ref(),
+            self.rope_parameters.as_ref(),
+            self.max_position_embeddings,
+        )
+    }
+
+    /// The first layer that would use sliding-window attention in `transformers`
+    /// (Qwen2/Qwen3: `use_sliding_window` and that layer's `layer_types` entry, or
+    /// index ≥ `max_window_layers` when `layer_types` is absent).
+    fn sliding_layer(&self) -> Option<usize> {
+        if self.model_type == "llama" || self.use_sliding_window != Some(true) {
+            return None;
+        }
+        if let Some(Value::Array(types)) = self.extra.get("layer_types") {
+            return types
+                .iter()
+                .position(|t| t.as_str() == Some("sliding_attention"));
+        }
+        let full = self
+            .extra
+            .get("max_window_layers")
+            .and_then(Value::as_u64)
+            .unwrap_or(28) as usize;
+        (full < self.num_hidden_layers).then_some(full)
+    }
+
+    /// Whether attention applies per-head RMSNorm to queries and keys (Qwen3).
+    pub fn qk_norm(&self) -> bool {
+        self.model_type == "qwen3"
     }
 
     /// Key/value heads.
@@ -208,13 +268,27 @@ impl ModelConfig {
             .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
 
-    /// Bias layout: Qwen2 has q/k/v biases; Llama follows `attention_bias` / `mlp_bias`.
+    /// Bias layout as `transformers` builds it: Qwen2 always has q/k/v biases and nothing
+    /// else; Qwen3 follows `attention_bias` (q/k/v/o); Llama follows `attention_bias` and
+    /// `mlp_bias`.
     pub fn biases(&self) -> Biases {
         let attn = self.attention_bias.unwrap_or(false);
-        Biases {
-            qkv: self.model_type == "qwen2" || attn,
-            o: self.model_type != "qwen2" && attn,
-            mlp: self.mlp_bias.unwrap_or(false),
+        match self.model_type.as_str() {
+            "qwen2" => Biases {
+                qkv: true,
+                o: false,
+                mlp: false,
+            },
+            "qwen3" => Biases {
+                qkv: attn,
+                o: attn,
+                mlp: false,
+            },
+            _ => Biases {
+                qkv: attn,
+                o: attn,
+                mlp: self.mlp_bias.unwrap_or(false),
+            },
         }
     }
 
@@ -231,19 +305,24 @@ impl ModelConfig {
         }
     }
 
-    /// The JSON written as `config.json` on save (Hugging Face compatible).
+    /// The JSON written as `config.json` on save: loadable by `transformers` 4.x and 5.x
+    /// alike (the rotary settings in both layouts, the weights' `dtype`).
     pub fn to_json(&self, torch_dtype: &str) -> String {
         let mut v = serde_json::to_value(self).expect("config serialises");
         if let Value::Object(m) = &mut v {
             m.remove("torch_dtype");
             m.insert("dtype".into(), Value::String(torch_dtype.into()));
             if self.architectures.is_empty() {
-                let arch = if self.model_type == "qwen2" {
-                    "Qwen2ForCausalLM"
-                } else {
-                    "LlamaForCausalLM"
-                };
-                m.insert("architectures".into(), serde_json::json!([arch]));
+                m.insert(
+                    "architectures".into(),
+                    serde_json::json!([self.class_name()]),
+                );
+            }
+            if let Ok(rope) = self.rope() {
+                let (theta, scaling, params) = rope.to_layouts();
+                m.insert("rope_theta".into(), theta);
+                m.insert("rope_scaling".into(), scaling);
+                m.insert("rope_parameters".into(), params);
             }
         }
         serde_json::to_string_pretty(&v).expect("config serialises")
@@ -265,7 +344,8 @@ impl ModelConfig {
             + if b.qkv { q + 2 * kv } else { 0 }
             + if b.o { d } else { 0 };
         let mlp = 3 * d * f + if b.mlp { 2 * f + d } else { 0 };
-        let layer = attn + mlp + 2 * d;
+        let qk_norm = if self.qk_norm() { 2 * h } else { 0 };
+        let layer = attn + mlp + 2 * d + qk_norm;
         v * d
             + self.num_hidden_layers * layer
             + d
@@ -326,8 +406,9 @@ impl ModelConfig {
             hidden_act: default_act(),
             max_position_embeddings: 4096,
             rms_norm_eps: 1e-5,
-            rope_theta: default_theta(),
+            rope_theta: None,
             rope_scaling: None,
+            rope_parameters: None,
             tie_word_embeddings: false,
             attention_bias: None,
             mlp_bias: None,
@@ -360,9 +441,88 @@ mod tests {
     #[test]
     fn unsupported_rope_scaling_is_named() {
         let mut c = ModelConfig::preset("tiny", None).unwrap();
-        c.rope_scaling = Some(serde_json::json!({"rope_type": "yarn", "factor": 4.0}));
+        c.rope_scaling = Some(serde_json::json!({"rope_type": "longrope", "factor": 4.0}));
         let s = c.validate(Path::new("c.json")).unwrap_err().to_string();
-        assert!(s.contains("rope_scaling"), "{s}");
+        assert!(
+            s.contains("rope_scaling.rope_type") && s.contains("longrope"),
+            "{s}"
+        );
+    }
+
+    const QWEN3: &str = r#"{"model_type":"qwen3","architectures":["Qwen3ForCausalLM"],
+        "vocab_size":10,"hidden_size":8,"intermediate_size":16,"num_hidden_layers":2,
+        "num_attention_heads":2,"num_key_value_heads":1,"head_dim":6,"use_sliding_window":false,
+        "sliding_window":null,"max_window_layers":28,"layer_types":["full_attention","full_attention"],
+        "rope_parameters":{"rope_type":"default","rope_theta":1000000.0},"transformers_version":"5.24.0"}"#;
+
+    fn with(text: &str, key: &str, v: Value) -> String {
+        let mut m: Map<String, Value> = serde_json::from_str(text).unwrap();
+        m.insert(key.into(), v);
+        serde_json::to_string(&m).unwrap()
+    }
+
+    #[test]
+    fn qwen3_v5_config_is_read() {
+        let c = ModelConfig::from_json(QWEN3, Path::new("c.json")).unwrap();
+        assert!(c.qk_norm());
+        assert_eq!(c.head_dim(), 6);
+        assert_eq!(c.rope().unwrap().theta, 1e6);
+        assert_eq!(
+            c.biases(),
+            Biases {
+                qkv: false,
+                o: false,
+                mlp: false
+            }
+        );
+        // Saved configs carry both rope layouts and read back the same.
+        let back = ModelConfig::from_json(&c.to_json("float32"), Path::new("c.json")).unwrap();
+        assert_eq!(back.rope_theta, Some(1e6));
+        assert_eq!(back.rope(), c.rope());
+    }
+
+    #[test]
+    fn keys_that_change_the_maths_are_refused_by_name() {
+        let p = Path::new("m/config.json");
+        let err = |text: String| ModelConfig::from_json(&text, p).unwrap_err().to_string();
+        let e = err(with(
+            QWEN3,
+            "quantization_config",
+            serde_json::json!({"bits": 4}),
+        ));
+        assert!(
+            e.contains("m/config.json") && e.contains("quantization_config"),
+            "{e}"
+        );
+        // use_sliding_window applies only to the layers layer_types marks as sliding.
+        let sliding = with(QWEN3, "use_sliding_window", Value::Bool(true));
+        ModelConfig::from_json(&sliding, p).unwrap();
+        let types = serde_json::json!(["full_attention", "sliding_attention"]);
+        let e = err(with(&sliding, "layer_types", types));
+        assert!(
+            e.contains("use_sliding_window") && e.contains("layer 1"),
+            "{e}"
+        );
+        let e = err(with(QWEN3, "attention_dropout", serde_json::json!(0.1)));
+        assert!(e.contains("attention_dropout"), "{e}");
+        let e = err(with(
+            QWEN3,
+            "architectures",
+            serde_json::json!(["MistralForCausalLM"]),
+        ));
+        assert!(e.contains("architectures"), "{e}");
+        let e = err(with(QWEN3, "rope_theta", serde_json::json!(1e4)));
+        assert!(e.contains("rope_theta") && e.contains("disagrees"), "{e}");
+        let e = err(with(
+            QWEN3,
+            "rope_parameters",
+            serde_json::json!({"rope_type": "su"}),
+        ));
+        assert!(e.contains("rope_parameters.rope_type"), "{e}");
+        // The same key at its neutral value, and inert keys, are fine.
+        ModelConfig::from_json(&with(QWEN3, "attention_dropout", serde_json::json!(0.0)), p)
+            .unwrap();
+        ModelConfig::from_json(&with(QWEN3, "temperature", serde_json::json!(0.7)), p).unwrap();
     }
 
     #[test]
