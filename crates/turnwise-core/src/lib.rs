@@ -12,6 +12,7 @@
 //!
 //! This crate never depends on libtorch.
 
+pub mod answer;
 pub mod error;
 pub mod jsonl;
 pub mod seed;

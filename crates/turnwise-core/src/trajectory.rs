@@ -90,6 +90,11 @@ pub struct TurnExt {
     pub q_target_pi: Option<Vec<f64>>,
     /// Turn-level GAE: the critic's value of the state before this turn.
     pub value: Option<f64>,
+    /// What credit assignment gave this turn, by name (written by the trainer with each
+    /// step's rollouts): `advantage` (the turn's advantage as applied; the mean over its
+    /// tokens for per-token methods), `reward` (the reward credit saw, after shaping), and
+    /// the method's per-turn extras (`turn_rewards`, `clip_eps`, `returns`, …).
+    pub credit: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// One turn: the observation the policy saw, the action it produced, and the feedback.
@@ -146,6 +151,10 @@ pub struct TrajectoryExt {
     pub bootstrap_value: Option<f64>,
     /// HiPER: high-level bootstrap value of a truncated trajectory.
     pub bootstrap_value_high: Option<f64>,
+    /// The task's answer in the environment's action text (`Env::gold_action`), when the
+    /// environment has one (gold-answer methods score it; PBSD conditions its teacher on
+    /// it).
+    pub gold_answer: Option<String>,
 }
 
 /// One episode: the turns of one policy rollout on one task.
@@ -163,7 +172,9 @@ pub struct Trajectory {
     pub terminated: bool,
     /// The episode was cut by a turn, token or context budget.
     pub truncated: bool,
-    /// Free-form metadata (environment name, seed, success, …), kept as given.
+    /// The environment reported the task solved (`None`: not known).
+    pub success: Option<bool>,
+    /// Free-form metadata (environment name, seed, …), kept as given.
     pub metadata: serde_json::Map<String, Value>,
     /// Method-specific fields.
     pub ext: Option<Box<TrajectoryExt>>,

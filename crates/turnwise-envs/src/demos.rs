@@ -86,9 +86,9 @@ pub fn episode(
     let mut meta = Map::new();
     meta.insert("env".into(), json!(env_name));
     meta.insert("seed".into(), json!(seed));
-    meta.insert("success".into(), json!(success));
     meta.insert("noise".into(), json!(cfg.noise));
     traj.metadata = meta;
+    traj.success = Some(success);
     traj
 }
 

@@ -68,7 +68,7 @@ fn gold_logprobs_score_the_answer_after_each_turn() {
 
     let mut checked = 0;
     for traj in batch.trajectories() {
-        let g = traj.metadata[gold::GOLD_KEY].as_str().unwrap();
+        let g = traj.ext().gold_answer.as_deref().unwrap();
         // LMRL Wordle: the answer is a spaced guess ending in the stop string.
         assert_eq!(format(g), format!("{g}\n"));
         let ids = t.policy.tokenizer.encode(g).unwrap();

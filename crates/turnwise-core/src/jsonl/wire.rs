@@ -134,6 +134,7 @@ ext_fields! {
     v_target_next: Vec<f64>,
     q_target_pi: Vec<f64>,
     value: f64,
+    credit: std::collections::BTreeMap<String, f64>,
 }
 
 impl TurnWire {
@@ -225,6 +226,8 @@ pub(crate) struct TrajectoryWire {
     terminated: bool,
     #[serde(default)]
     truncated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    success: Option<bool>,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     metadata: serde_json::Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -239,6 +242,8 @@ pub(crate) struct TrajectoryWire {
     bootstrap_value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bootstrap_value_high: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gold_answer: Option<String>,
 }
 
 impl TrajectoryWire {
@@ -267,6 +272,7 @@ impl TrajectoryWire {
             evidence: self.evidence,
             bootstrap_value: self.bootstrap_value,
             bootstrap_value_high: self.bootstrap_value_high,
+            gold_answer: self.gold_answer,
         };
         Ok(Trajectory {
             id: self.id,
@@ -275,6 +281,7 @@ impl TrajectoryWire {
             outcome: self.outcome,
             terminated: self.terminated,
             truncated: self.truncated,
+            success: self.success,
             metadata: self.metadata,
             ext: (ext != TrajectoryExt::default()).then(|| Box::new(ext)),
         })
@@ -289,6 +296,7 @@ impl TrajectoryWire {
             outcome: t.outcome,
             terminated: t.terminated,
             truncated: t.truncated,
+            success: t.success,
             metadata: t.metadata.clone(),
             seq_score: e.seq_score,
             gold_logprob_initial: e.gold_logprob_initial.as_deref().map(OneOrMany::from_vec),
@@ -296,6 +304,7 @@ impl TrajectoryWire {
             evidence: e.evidence,
             bootstrap_value: e.bootstrap_value,
             bootstrap_value_high: e.bootstrap_value_high,
+            gold_answer: e.gold_answer.clone(),
         }
     }
 }

@@ -247,11 +247,9 @@ pub fn collect(
         ep.traj.outcome = Some(ep.traj.total_reward());
         ep.traj.metadata.insert("env".into(), json!(env_name));
         ep.traj.metadata.insert("seed".into(), json!(seeds[i / g]));
-        ep.traj.metadata.insert("success".into(), json!(ep.success));
+        ep.traj.success = Some(ep.success);
         if let Some(gold) = ep.env.gold_action() {
-            ep.traj
-                .metadata
-                .insert(crate::train::gold::GOLD_KEY.into(), json!(gold));
+            ep.traj.ext_mut().gold_answer = Some(gold);
         }
         groups[i / g].trajectories.push(ep.traj);
     }

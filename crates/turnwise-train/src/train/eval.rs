@@ -104,16 +104,7 @@ pub fn report(env: &str, groups: &[turnwise_core::Group], stats: &RolloutStats) 
     let trajs: Vec<_> = groups.iter().flat_map(|g| g.trajectories.iter()).collect();
     let n = trajs.len().max(1) as f64;
     let mean_return = trajs.iter().map(|t| t.total_reward()).sum::<f64>() / n;
-    let success = trajs
-        .iter()
-        .filter(|t| {
-            t.metadata
-                .get("success")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false)
-        })
-        .count() as f64
-        / n;
+    let success = trajs.iter().filter(|t| t.success == Some(true)).count() as f64 / n;
     EvalReport {
         env: env.to_owned(),
         episodes: trajs.len(),

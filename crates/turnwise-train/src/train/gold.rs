@@ -23,9 +23,6 @@ use super::rows::distinct;
 use crate::policy::Policy;
 use crate::rollout::{context_of, HistorySpec};
 
-/// Metadata key under which rollouts record a trajectory's gold action text.
-pub const GOLD_KEY: &str = "gold_action";
-
 /// Credit fields this module provides.
 pub const FIELDS: &[&str] = &["gold_logprob_initial", "gold_logprob"];
 
@@ -37,8 +34,8 @@ fn split_gold<'a>(formatted: &'a str, gold: &'a str) -> (&'a str, &'a str) {
     }
 }
 
-/// Fills `gold_logprob_initial` and every turn's `gold_logprob` of the trajectories whose
-/// metadata holds a [`GOLD_KEY`] (`format` turns the gold action into the policy's output
+/// Fills `gold_logprob_initial` and every turn's `gold_logprob` of the trajectories that
+/// carry a `gold_answer` (`format` turns the gold action into the policy's output
 /// text); others are left without. Scores in micro-batches of `micro` sequences.
 pub fn annotate(
     batch: &mut Batch,
@@ -52,7 +49,7 @@ pub fn annotate(
     let mut seqs: Vec<Vec<u32>> = vec![];
     let mut lens: Vec<usize> = vec![];
     for (i, traj) in batch.trajectories().enumerate() {
-        let Some(gold) = traj.metadata.get(GOLD_KEY).and_then(|v| v.as_str()) else {
+        let Some(gold) = traj.ext().gold_answer.as_deref() else {
             continue;
         };
         if traj.turns.is_empty() {

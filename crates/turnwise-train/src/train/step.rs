@@ -244,11 +244,7 @@ fn disco_groups(batch: &Batch) -> (Vec<Vec<usize>>, Vec<f64>) {
         let mut idx = Vec::new();
         for t in &g.trajectories {
             idx.push(outcomes.len());
-            let ok = t
-                .metadata
-                .get("success")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
+            let ok = t.success == Some(true);
             outcomes.push(if ok { 1.0 } else { 0.0 });
         }
         groups.push(idx);

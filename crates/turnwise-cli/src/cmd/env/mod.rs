@@ -95,7 +95,7 @@ fn run_demos(a: DemosArgs) -> Result<i32> {
         let g = demos::group(env.as_mut(), &a.env, seed, a.group_size, &cfg, &mut rng);
         for t in &g.trajectories {
             ret += t.outcome.unwrap_or(0.0);
-            succ += usize::from(t.metadata.get("success") == Some(&Value::Bool(true)));
+            succ += usize::from(t.success == Some(true));
             n += 1;
         }
         w.write_group(&g)?;
