@@ -15,6 +15,47 @@ pub enum Status {
     Assumption(&'static str),
 }
 
+/// What a method's main output is, so that a trainer knows how to apply it and can refuse,
+/// before any rollout, a method it cannot apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// One advantage per turn, broadcast to the turn's action tokens.
+    Advantages,
+    /// One advantage per action token (`[trajectory][turn][token]`).
+    TokenAdvantages,
+    /// Per-turn rewards that replace the environment's (a reward shaper); an advantage
+    /// estimator runs on them afterwards.
+    Rewards,
+    /// One reward of a response from its length (parameter `resp_len`), added to that
+    /// response's reward (a reward shaper).
+    LengthReward,
+    /// One weight per trajectory, `∂J/∂s_i`, on its sequence score `s_i` (the mean
+    /// log-probability of its action tokens), broadcast to its turns.
+    SequenceWeights,
+    /// Per-turn advantages of turns updated one after another, last turn first; turn t's
+    /// advantage reads `seq_log_ratio` of the later turns measured after their update.
+    ReverseSequential,
+}
+
+impl OutputKind {
+    /// The kind's name as `turnwise methods` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Advantages => "advantages",
+            OutputKind::TokenAdvantages => "token advantages",
+            OutputKind::Rewards => "rewards",
+            OutputKind::LengthReward => "length reward",
+            OutputKind::SequenceWeights => "sequence weights",
+            OutputKind::ReverseSequential => "reverse-sequential advantages",
+        }
+    }
+
+    /// Whether the method shapes rewards (an advantage estimator must follow it).
+    pub fn is_shaper(self) -> bool {
+        matches!(self, OutputKind::Rewards | OutputKind::LengthReward)
+    }
+}
+
 /// What `turnwise methods` and `docs/methods.md` show for a method.
 #[derive(Debug, Clone, Copy)]
 pub struct MethodInfo {
@@ -30,8 +71,10 @@ pub struct MethodInfo {
     pub params: &'static [ParamSpec],
     /// Exact or assumption-based.
     pub status: Status,
-    /// What the output holds: `advantages`, `rewards`, `weights`, …
+    /// What the output holds, in words (`advantages (+ clip_eps per turn)`, …).
     pub output: &'static str,
+    /// How the main output is applied.
+    pub kind: OutputKind,
 }
 
 /// A credit-assignment method: a pure function of a batch and parameters.

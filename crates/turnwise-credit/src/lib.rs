@@ -10,7 +10,8 @@
 //! * [`turn`]: turn-level, intrinsic and hierarchical methods
 //!   (`../shared/spec/credit-turn.md`): IGPO, A²TGPO, SIOP, PBSD, MatchTIR, …
 //!
-//! Adding a method is one new file plus one line in its family's `METHODS` list.
+//! Adding a method is one new file plus one line in its family's `METHODS` list, or, from
+//! another crate, one [`registry::register`] call.
 //! This crate never depends on libtorch.
 
 pub mod bench;
@@ -26,6 +27,6 @@ pub mod stats;
 pub mod turn;
 
 pub use error::CreditError;
-pub use estimator::{Estimator, MethodInfo, Status};
+pub use estimator::{Estimator, MethodInfo, OutputKind, Status};
 pub use output::{CreditOutput, Extra, TokenValues, TurnValues};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params};

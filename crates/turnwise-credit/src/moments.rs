@@ -120,14 +120,6 @@ impl Moments {
         }
     }
 
-    /// `(x − μ)/sqrt(σ² + δ)` (verl `masked_whiten`, δ = 1e-8), in the scaled domain; the
-    /// root is a `hypot(σ, √δ)` so that `δ·c²` cannot underflow for huge values.
-    #[inline]
-    pub fn whiten(&self, x: f64, delta: f64) -> f64 {
-        let c = self.scale;
-        (x * c - self.mean) / self.std.hypot(delta.sqrt() * c)
-    }
-
     /// The unscaled mean μ.
     pub fn mean(&self) -> f64 {
         self.mean / self.scale
@@ -176,13 +168,5 @@ mod tests {
         let w = Moments::weighted([(1.0, 3.0), (0.0, 2.0)].into_iter());
         let r = Moments::of(&[1.0, 1.0, 1.0, 0.0, 0.0]);
         assert!((w.mean - r.mean).abs() < 1e-15 && (w.std - r.std).abs() < 1e-15);
-    }
-
-    #[test]
-    fn whiten_matches_definition() {
-        let x = [1.0, 2.0, 4.0];
-        let m = Moments::of(&x);
-        let v = std_unbiased(&x).powi(2);
-        assert!((m.whiten(4.0, 1e-8) - (4.0 - mean(&x)) / (v + 1e-8).sqrt()).abs() < 1e-15);
     }
 }

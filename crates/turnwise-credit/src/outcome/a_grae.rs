@@ -11,7 +11,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::EPS;
@@ -136,6 +136,7 @@ impl Estimator for AGrae {
                 "branch body of Yu7-code/A-GRAE taken as the method (the released trainer never enters it after step 0); batch mean accuracy m is the only dynamic quantity",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -5,7 +5,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Main};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -60,6 +60,7 @@ impl Estimator for DapoOverlong {
             params: PARAMS,
             status: Status::Exact("verl DAPORewardManager (overlong_buffer)"),
             output: "reward",
+            kind: OutputKind::LengthReward,
         };
         &INFO
     }

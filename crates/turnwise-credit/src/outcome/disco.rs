@@ -12,7 +12,7 @@
 use turnwise_core::{Batch, Trajectory};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -99,6 +99,7 @@ impl Estimator for Disco {
             params: PARAMS,
             status: Status::Exact("Optimization-AI/DisCO compute_policy_loss_disco (∂J/∂s weights)"),
             output: "weights",
+            kind: OutputKind::SequenceWeights,
         };
         &INFO
     }

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use turnwise_core::{Batch, Group};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::moments::{scale_for, Moments};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
@@ -238,6 +238,7 @@ impl Estimator for Gigpo {
             params: PARAMS,
             status: Status::Exact("verl-agent gigpo/core_gigpo.py (exact anchor equality)"),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -8,7 +8,7 @@
 use turnwise_core::{Batch, Group};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::moments::Moments;
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
@@ -110,6 +110,7 @@ impl Estimator for Grpo {
             params: GRPO_PARAMS,
             status: Status::Exact("verl compute_grpo_outcome_advantage"),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }
@@ -139,6 +140,7 @@ impl Estimator for DrGrpo {
                 "verl compute_grpo_outcome_advantage(norm_adv_by_std_in_grpo=False)",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

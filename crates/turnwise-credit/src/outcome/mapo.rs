@@ -9,7 +9,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::moments::Moments;
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
@@ -135,6 +135,7 @@ impl Estimator for Mapo {
                 "mixing rule (convex, λ = 0.5), batch-level target (reward) and γ = 1 are assumed; no public code",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -9,7 +9,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::EPS;
@@ -82,6 +82,7 @@ impl Estimator for OverTurnMask {
             params: PARAMS,
             status: Status::Exact("Mini-o3 dp_actor ignore_exceed + compute_grpo_outcome_advantage"),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -8,7 +8,7 @@
 use turnwise_core::{Batch, Trajectory};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::EPS;
@@ -120,6 +120,7 @@ impl Estimator for PreGrpo {
                 "Peak/Retention/Efficiency definitions and weights (1, 1, 0.1) are assumed; no public formula or code",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

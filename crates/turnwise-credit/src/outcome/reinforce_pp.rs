@@ -3,14 +3,17 @@
 //!
 //! The outcome sits on the last action token; the token return is
 //! `G_{i,k} = γ^{L_i−1−k} R_i` (or `R_i − μ_g` with the baseline), and every value is
-//! whitened over **all action tokens of the batch**:
-//! `A = (x − mean_tok)·(var_tok,unbiased + 1e-8)^(−1/2)` (verl `masked_whiten`).
+//! whitened over **all action tokens of the batch** as verl's `masked_whiten` does it, with
+//! its masked means dividing by `count + 1e-8`:
+//! `μ = Σx/(n + 1e-8)`, `σ² = Σ(x − μ)²/(n + 1e-8) · n/(n − 1)`,
+//! `A = (x − μ)·(σ² + 1e-8)^(−1/2)`. So one trajectory with outcome 1 and two tokens gets
+//! 5e-5 on both tokens (verl), not 0.
 
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
-use crate::moments::Moments;
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
+use crate::moments::scale_for;
 use crate::output::{CreditOutput, Main, TokenValues, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -18,6 +21,24 @@ use super::common::{group_moments, outcomes_into, unit_interval};
 
 /// δ inside the square root of verl's `masked_whiten`.
 pub const WHITEN_DELTA: f64 = 1e-8;
+
+/// The 1e-8 verl's `masked_mean` adds to the mask count.
+pub const COUNT_EPS: f64 = 1e-8;
+
+/// verl's `masked_whiten` of `x` (every value unmasked), in place: `μ = Σx/(n + 1e-8)`,
+/// `σ² = Σ(x − μ)²/(n + 1e-8) · n/(n − 1)`, `x ← (x − μ)/sqrt(σ² + 1e-8)`. Values above
+/// 1e100 are first multiplied by an exact power of two `c` (as in [`crate::moments`]), so
+/// squaring cannot overflow; the result is then `(xc − μc)/sqrt(σ²c² + δc²)`.
+pub fn masked_whiten(x: &mut [f64]) {
+    let n = x.len() as f64;
+    let c = scale_for(x.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+    let denom = n + COUNT_EPS;
+    let mean = x.iter().map(|v| v * c).sum::<f64>() / denom;
+    let ss: f64 = x.iter().map(|v| (v * c - mean).powi(2)).sum();
+    let var = ss / denom * (n / (n - 1.0));
+    let root = var.sqrt().hypot(WHITEN_DELTA.sqrt() * c);
+    x.iter_mut().for_each(|v| *v = (*v * c - mean) / root);
+}
 
 /// Options of [`reinforce_pp_token_advantages`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,9 +90,7 @@ pub fn reinforce_pp_token_advantages(
             ),
         });
     }
-    let m = Moments::of(&flat);
-    flat.iter_mut()
-        .for_each(|x| *x = m.whiten(*x, WHITEN_DELTA));
+    masked_whiten(&mut flat);
     Ok(flat)
 }
 
@@ -153,6 +172,7 @@ impl Estimator for ReinforcePp {
                 "verl compute_reinforce_plus_plus(_baseline)_outcome_advantage",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }
@@ -178,6 +198,7 @@ impl Estimator for ReinforcePpTokens {
             params: PARAMS,
             status: Status::Exact("verl compute_reinforce_plus_plus(_baseline)_outcome_advantage"),
             output: "token advantages",
+            kind: OutputKind::TokenAdvantages,
         };
         &INFO
     }
@@ -192,5 +213,32 @@ impl Estimator for ReinforcePpTokens {
             main: Main::PerToken(per_token(batch, &flat)),
             extras: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_whiten;
+
+    /// verl: `masked_mean` divides by `count + 1e-8`, so equal values do not whiten to 0.
+    #[test]
+    fn whitening_divides_by_count_plus_1e_8_like_verl() {
+        let mut x = [1.0, 1.0];
+        masked_whiten(&mut x);
+        // μ = 2/(2 + 1e-8); x − μ = 1e-8/(2 + 1e-8) ≈ 5e-9; σ² ≈ 5e-17; /sqrt(1e-8) → 5e-5
+        for v in x {
+            assert!((v - 5e-5).abs() < 1e-12, "{v}");
+        }
+        let mut y = [1.0, 2.0, 4.0];
+        masked_whiten(&mut y);
+        let n = 3.0 + 1e-8;
+        let mu = 7.0 / n;
+        let var = [1.0f64, 2.0, 4.0]
+            .iter()
+            .map(|v| (v - mu).powi(2))
+            .sum::<f64>()
+            / n
+            * 1.5;
+        assert!((y[2] - (4.0 - mu) / (var + 1e-8).sqrt()).abs() < 1e-12);
     }
 }

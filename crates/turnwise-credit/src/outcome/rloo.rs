@@ -7,7 +7,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -64,6 +64,7 @@ impl Estimator for Rloo {
             params: PARAMS,
             status: Status::Exact("verl compute_rloo_outcome_advantage"),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -9,7 +9,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::EPS;
@@ -99,6 +99,7 @@ impl Estimator for Scrl {
                 "GRPO-style unbiased std + ε = 1e-6 per position, and turn k's tokens as subproblem k's span",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

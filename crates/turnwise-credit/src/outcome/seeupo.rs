@@ -13,7 +13,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::moments::Moments;
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
@@ -166,6 +166,7 @@ impl Estimator for Seeupo {
                 "reward of each turn row = the trajectory's outcome (data conversion); otherwise dy-liang/seeupo_v2",
             ),
             output: "advantages",
+            kind: OutputKind::ReverseSequential,
         };
         &INFO
     }

@@ -10,7 +10,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -91,6 +91,7 @@ impl Estimator for Trloo {
             params: GAMMA_PARAMS,
             status: Status::Exact("KernelGYM compute_multi_turn_rloo_outcome_advantage"),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -5,7 +5,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::CreditOutput;
 use crate::params::Params;
 
@@ -26,6 +26,7 @@ impl Estimator for TurnMeanBaseline {
             params: GAMMA_PARAMS,
             status: Status::Exact("KernelGYM multi-turn adv_estimator \"grpo\""),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

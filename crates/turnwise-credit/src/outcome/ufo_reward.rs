@@ -5,14 +5,17 @@
 //! Over the valid answers `a_0, a_1, …` (format-invalid turns do not reach the env), a
 //! correct answer at valid index k earns `γ^k` and ends the episode, as do `max_turns`
 //! valid answers. At termination `R = γ^k·[solved] − λ·(1 − E/T)` (E distinct answers of
-//! T valid ones); every invalid turn adds `format_penalty`. R sits on the last turn.
+//! T valid ones, two answers being the same when they are equal lower-cased with all
+//! whitespace removed, as upstream's `_minimal_normalize_answer`); every invalid turn adds
+//! `format_penalty`. R sits on the last turn.
 
 use std::collections::HashSet;
 
+use turnwise_core::answer::minimal_key;
 use turnwise_core::{Batch, Trajectory};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -34,7 +37,7 @@ pub struct UfoOptions {
 pub fn ufo_trajectory_reward(t: &Trajectory, o: UfoOptions) -> Result<f64, CreditError> {
     const M: &str = "ufo_reward";
     let (mut k, mut n_valid, mut invalid) = (0u64, 0u64, 0u64);
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut solved = 0.0;
     for (i, turn) in t.turns.iter().enumerate() {
         let e = turn.ext();
@@ -47,7 +50,7 @@ pub fn ufo_trajectory_reward(t: &Trajectory, o: UfoOptions) -> Result<f64, Credi
             .answer
             .as_deref()
             .ok_or_else(|| CreditError::missing_turn(M, "answer", &t.id, i))?;
-        seen.insert(answer);
+        seen.insert(minimal_key(answer));
         let correct = e
             .correct
             .ok_or_else(|| CreditError::missing_turn(M, "correct", &t.id, i))?;
@@ -120,6 +123,7 @@ impl Estimator for UfoReward {
             params: PARAMS,
             status: Status::Exact("lichengliu03/unary-feedback MetaMathQA env + RAGEN ctx_manager"),
             output: "rewards",
+            kind: OutputKind::Rewards,
         };
         &INFO
     }
@@ -140,5 +144,49 @@ impl Estimator for UfoReward {
             max_turns: max_turns as u64,
         };
         ufo_rewards(batch, o).map(CreditOutput::per_turn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use turnwise_core::{Trajectory, Turn};
+
+    use super::{ufo_trajectory_reward, UfoOptions};
+
+    fn traj(answers: &[&str]) -> Trajectory {
+        let turns = answers
+            .iter()
+            .map(|a| {
+                let mut t = Turn::default();
+                let e = t.ext_mut();
+                e.answer = Some((*a).to_owned());
+                e.correct = Some(false);
+                e.valid = Some(true);
+                t
+            })
+            .collect();
+        Trajectory {
+            id: "t".into(),
+            turns,
+            ..Trajectory::default()
+        }
+    }
+
+    /// Upstream counts distinct answers lower-cased with all whitespace removed: "x" then
+    /// "X" (both wrong, max_turns 2) is one distinct answer of two, penalty 0.5·(1 − 1/2).
+    #[test]
+    fn distinct_answers_ignore_case_and_whitespace() {
+        let o = UfoOptions {
+            gamma: 0.5,
+            lam: 0.5,
+            format_penalty: -0.1,
+            max_turns: 2,
+        };
+        assert_eq!(ufo_trajectory_reward(&traj(&["x", "X"]), o).unwrap(), -0.25);
+        assert_eq!(
+            ufo_trajectory_reward(&traj(&["4 2", " 42"]), o).unwrap(),
+            -0.25
+        );
+        assert_eq!(ufo_trajectory_reward(&traj(&["x", "y"]), o).unwrap(), 0.0);
     }
 }

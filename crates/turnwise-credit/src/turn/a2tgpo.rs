@@ -15,7 +15,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
 use crate::stats::{mean, std_igpo};
@@ -201,6 +201,7 @@ impl Estimator for A2tgpo {
                 "no code: outcome normalised per prompt group, std_igpo, prob_diff IG, neutral answer-turn clip, IGPO fallback",
             ),
             output: "advantages (+ clip_eps per turn)",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

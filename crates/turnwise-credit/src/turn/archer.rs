@@ -11,7 +11,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -116,6 +116,7 @@ impl Estimator for Archer {
             params: PARAMS,
             status: Status::Exact("YifeiZhou02/ArCHer archer/algorithms/archer/trainer.py"),
             output: "advantages (+ q_targets, v_targets per turn and head)",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -11,7 +11,7 @@
 use turnwise_core::{Batch, Trajectory, Turn};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 
@@ -170,6 +170,7 @@ impl Estimator for HiperHae {
             params: PARAMS,
             status: Status::Assumption("no code: SMDP/options GAE form of HAE (credit-turn.md §6)"),
             output: "advantages (executor, per turn; high_advantages per segment)",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -12,7 +12,7 @@
 use turnwise_core::{Batch, Trajectory};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
 use crate::stats::{mean, std_igpo};
@@ -288,6 +288,7 @@ impl Estimator for Igpo {
             params: PARAMS,
             status: Status::Exact("GuoqingWang1/IGPO verl/trainer/ppo/core_algos.py (Feb-2026)"),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

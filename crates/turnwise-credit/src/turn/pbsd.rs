@@ -11,7 +11,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::outcome::grpo::outcomes;
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
@@ -150,6 +150,7 @@ impl Estimator for Pbsd {
                 "no code: GRPO outcome advantage reweighted by 2σ(κ·sign(A)·s) (or A + β·clip(s)); only the signal is from the abstract",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

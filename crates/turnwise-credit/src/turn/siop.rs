@@ -11,7 +11,7 @@
 use turnwise_core::{Batch, Group, Trajectory};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::{mean, std_unbiased, EPS};
@@ -332,6 +332,7 @@ impl Estimator for Siop {
                 "dl-m9/SIOP siop_process_reward.py, core_algos.py compute_siop_turn_level_advantage",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

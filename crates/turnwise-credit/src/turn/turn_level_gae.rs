@@ -9,7 +9,7 @@
 use turnwise_core::Batch;
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params};
 use crate::stats::{mean, std_unbiased};
@@ -110,6 +110,7 @@ impl Estimator for TurnLevelGae {
                 "Odysseus code not public: generic turn-level GAE, γ = 0.99, λ = 0.95",
             ),
             output: "advantages (+ returns per turn)",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }

@@ -3,13 +3,16 @@
 //! attempts. A wrong answer gets only `"Incorrect. Please think again."`; a right one gets
 //! `"Correct!"` and ends the episode. Reward `gamma^k` for a correct answer at attempt k
 //! (0-based, γ = 0.5), else 0; when the episode ends, `λ·(1 − E/T)` is subtracted
-//! (λ = 0.5, E = distinct answers after trimming and lowercasing, T = valid answers).
+//! (λ = 0.5, E = distinct answers lower-cased with all whitespace removed, as upstream's
+//! `_minimal_normalize_answer`, T = valid answers).
 //!
 //! Generic over any registered environment whose episodes are one step: the inner env is
 //! reset with the episode's seed for every attempt (same question), and its `info.success`
 //! decides correctness.
 
 use std::collections::HashSet;
+
+use turnwise_core::answer::minimal_key;
 
 use crate::env::{Env, Info, Observation, Step, Text};
 use crate::error::EnvError;
@@ -66,7 +69,7 @@ impl Env for TryAgain {
         let k = self.attempts;
         self.attempts += 1;
         if inner.info.action_valid {
-            self.answers.push(action.trim().to_lowercase());
+            self.answers.push(minimal_key(action));
         }
         let correct = inner.info.success;
         let terminated = correct;

@@ -6,7 +6,7 @@ mod replay;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use serde_json::{json, Value};
+use serde_json::json;
 use turnwise_core::jsonl::AtomicWriter;
 use turnwise_core::seed::{task_seed, Split};
 use turnwise_envs::demos::{self, DemoConfig};

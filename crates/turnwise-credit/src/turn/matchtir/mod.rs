@@ -11,7 +11,7 @@
 use turnwise_core::{Batch, ToolCall, Trajectory};
 
 use crate::error::CreditError;
-use crate::estimator::{Estimator, MethodInfo, Status};
+use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::output::{CreditOutput, Extra, TurnValues};
 use crate::params::{Default as D, ParamKind, ParamSpec, Params, EPS_PARAM};
 use crate::stats::{mean, std_unbiased};
@@ -301,6 +301,7 @@ impl Estimator for Matchtir {
                 "quchangle1/MatchTIR tool.py compute_process_KM / compute_process_ot, core_algos.py",
             ),
             output: "advantages",
+            kind: OutputKind::Advantages,
         };
         &INFO
     }
