@@ -27,6 +27,16 @@ pub const MAZE_PO: Normalization = Normalization {
     max: -25.75,
 };
 
+/// Wordle (`lmrl/wordle`): avg −4.121715 and max −1.935 from LMRL-Gym's
+/// `llm_rl_scripts/wordle/load_results.py` (`50 + 50·(R + 4.121715)/(4.121715 − 1.935)`,
+/// which reproduces Table 2's Wordle column); the script has no below-average branch, so
+/// min −6 (six failed guesses, the lowest return) is an ASSUMPTION.
+pub const WORDLE: Normalization = Normalization {
+    min: -6.0,
+    avg: -4.121715,
+    max: -1.935,
+};
+
 /// Chess: min −401, avg 0.21, max 1 (spec §1).
 pub const CHESS: Normalization = Normalization {
     min: -401.0,
@@ -58,6 +68,7 @@ pub fn for_env(name: &str) -> Option<Normalization> {
     match name {
         "lmrl/maze-fo" => Some(MAZE_FO),
         "lmrl/maze-po" => Some(MAZE_PO),
+        "lmrl/wordle" => Some(WORDLE),
         _ => None,
     }
 }
@@ -93,6 +104,20 @@ mod tests {
         for (raw, want) in po {
             assert!((MAZE_PO.score(raw) - want).abs() < 0.051, "{raw}");
         }
+        // Wordle: the raw returns in LMRL's load_results.py give Table 2's column
+        // (BC, %BC, MC Return, ILQL, online PPO).
+        let wordle = [
+            (-2.814208984375, 79.9),
+            (-2.849609375, 79.1),
+            (-2.159912109375, 94.9),
+            (-2.035400390625, 97.7),
+            (-2.62646484375, 84.2),
+        ];
+        for (raw, want) in wordle {
+            assert!((WORDLE.score(raw) - want).abs() < 0.051, "{raw}");
+        }
+        assert_eq!(for_env("lmrl/wordle"), Some(WORDLE));
+        assert_eq!(WORDLE.score(-6.0), 0.0);
         assert_eq!(MAZE_FO.score(-101.0), 0.0);
         assert_eq!(MAZE_FO.score(-83.0), 50.0);
         assert!((MAZE_FO.score(-6.84) - 100.0).abs() < 1e-12);
