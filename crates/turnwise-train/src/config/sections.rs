@@ -395,6 +395,9 @@ pub struct EvalConfig {
     /// Turn cap of an evaluation episode (the environment's own limit applies first;
     /// LMRL maze: 100 steps + the `Failure` step).
     pub max_turns: usize,
+    /// Also evaluate every N RL steps (0: only after the warm start and at the end); each
+    /// evaluation appends a `metrics.jsonl` line and refreshes `RUN/report.html`.
+    pub every: u64,
 }
 
 impl Default for EvalConfig {
@@ -403,6 +406,7 @@ impl Default for EvalConfig {
             episodes: 25,
             greedy: false,
             max_turns: 101,
+            every: 0,
         }
     }
 }

@@ -96,6 +96,7 @@ impl Trainer {
             policy.save(&out.join("warm_start"))?;
             let ev = evaluate(&policy, &cfg, None, cfg.eval.episodes)?;
             append_line(&metrics, &json!({"phase": "warm_start", "sft_s": t0.elapsed().as_secs_f64(), "sft_rows": st.rows, "sft_final_nll": st.final_nll, "eval": ev, "elapsed_s": started.elapsed().as_secs_f64()}).to_string())?;
+            refresh_report(out);
         }
         let reference = match cfg.loss.kl {
             Some(_) => {
@@ -211,8 +212,17 @@ impl Trainer {
                     self.state.bad_steps
                 ));
             }
+            let every = self.cfg.eval.every;
+            let s = self.state.step;
+            if every > 0 && s.is_multiple_of(every) && s < self.cfg.run.steps {
+                let ev = evaluate(&self.policy, &self.cfg, None, self.cfg.eval.episodes)?;
+                let line =
+                    json!({"phase": "eval", "step": s, "eval": ev, "elapsed_s": self.elapsed()});
+                append_line(&self.out.join("metrics.jsonl"), &line.to_string())?;
+                refresh_report(&self.out);
+            }
             let every = self.cfg.checkpoint.every;
-            if every > 0 && self.state.step.is_multiple_of(every) {
+            if every > 0 && s.is_multiple_of(every) {
                 self.save()?;
             }
         }
@@ -223,6 +233,18 @@ impl Trainer {
         let ev = evaluate(&self.policy, &self.cfg, None, self.cfg.eval.episodes)?;
         let line = json!({"phase": "final", "stopped_by": reason, "step": self.state.step, "eval": ev, "elapsed_s": self.elapsed()});
         append_line(&self.out.join("metrics.jsonl"), &line.to_string())?;
+        refresh_report(&self.out);
         Ok(line)
+    }
+}
+
+/// Rewrites `RUN/report.html` (turnwise-report) after an evaluation; a failure is a
+/// warning, never the end of the run.
+fn refresh_report(out: &Path) {
+    if let Err(e) = turnwise_report::refresh_run_report(out) {
+        eprintln!(
+            "warning: {}: report.html not refreshed: {e:#}",
+            out.display()
+        );
     }
 }
