@@ -35,6 +35,10 @@ enum Command {
     Sft(cmd::sft::Args),
     /// Evaluate a run's policy: success rate, mean return, turns, LMRL normalised score.
     Eval(cmd::eval::Args),
+    /// Compare methods: environments × methods × seeds as parallel runs, with statistics.
+    Compare(cmd::compare::Args),
+    /// Write a self-contained HTML report of run and compare folders.
+    Report(cmd::report::Args),
     /// List every registered environment with its options and defaults.
     Envs(cmd::envs::Args),
     /// Play an environment interactively in the terminal.
@@ -59,6 +63,8 @@ fn main() {
         Command::Train(a) => cmd::train::run(a),
         Command::Sft(a) => cmd::sft::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Envs(a) => cmd::envs::run(a),
         Command::Play(a) => cmd::play::run(a),
         Command::Env(a) => cmd::env::run(a),
