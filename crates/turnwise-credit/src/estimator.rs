@@ -2,6 +2,7 @@
 
 use turnwise_core::Batch;
 
+use crate::columns::Columns;
 use crate::error::CreditError;
 use crate::output::CreditOutput;
 use crate::params::{ParamSpec, Params};
@@ -84,4 +85,16 @@ pub trait Estimator: Sync {
 
     /// Runs the method on `batch` with resolved `params`.
     fn compute(&self, batch: &Batch, params: &Params) -> Result<CreditOutput, CreditError>;
+
+    /// Runs the method on flat [`Columns`] without building a [`Batch`], for methods that
+    /// read only what the columns hold (outcome-level methods): the same values as
+    /// [`Estimator::compute`] on the same groups, per turn in the columns' trajectory
+    /// order. `None`: the method needs a [`Batch`] (the caller builds one).
+    fn compute_columns(
+        &self,
+        _cols: &Columns<'_>,
+        _params: &Params,
+    ) -> Option<Result<CreditOutput, CreditError>> {
+        None
+    }
 }

@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod columns;
 pub mod error;
 pub mod estimator;
 pub mod moments;
@@ -26,6 +27,7 @@ pub mod registry;
 pub mod stats;
 pub mod turn;
 
+pub use columns::Columns;
 pub use error::CreditError;
 pub use estimator::{Estimator, MethodInfo, OutputKind, Status};
 pub use output::{CreditOutput, Extra, TokenValues, TurnValues};

@@ -7,6 +7,7 @@
 
 use turnwise_core::{Batch, Group};
 
+use crate::columns::Columns;
 use crate::error::CreditError;
 use crate::estimator::{Estimator, MethodInfo, OutputKind, Status};
 use crate::moments::Moments;
@@ -39,46 +40,101 @@ pub enum StdMode {
     Batch,
 }
 
+/// GRPO's rule for one outcome, given its group's moments (and, for
+/// [`StdMode::Batch`], the moments of every outcome of the batch).
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    mode: StdMode,
+    eps: f64,
+    batch: Option<Moments>,
+}
+
+impl Rule {
+    /// The rule; `all` yields every outcome of the batch (read only in batch mode).
+    fn new(
+        mode: StdMode,
+        eps: f64,
+        all: impl FnOnce() -> Result<Vec<f64>, CreditError>,
+    ) -> Result<Rule, CreditError> {
+        let batch = if mode == StdMode::Batch {
+            let m = Moments::of(&all()?);
+            Some(if m.std.is_nan() {
+                Moments { std: m.scale, ..m }
+            } else {
+                m
+            })
+        } else {
+            None
+        };
+        Ok(Rule { mode, eps, batch })
+    }
+
+    /// The advantage of outcome `r` in a group with moments `m`.
+    #[inline]
+    fn value(&self, m: &Moments, r: f64) -> f64 {
+        match (self.mode, &self.batch) {
+            (StdMode::Group, _) => m.norm(r, self.eps),
+            (StdMode::None, _) => m.center(r),
+            // centred by the group mean, divided by the batch std
+            (StdMode::Batch, Some(b)) => m.center(r) * b.scale / (b.std + self.eps * b.scale),
+            (StdMode::Batch, None) => unreachable!("batch moments computed in Rule::new"),
+        }
+    }
+}
+
+fn method_name(mode: StdMode) -> &'static str {
+    if mode == StdMode::None {
+        "dr_grpo"
+    } else {
+        "grpo"
+    }
+}
+
 /// GRPO outcome advantage, `credit-outcome.md` §1: `A_i = (R_i − μ_g)/(σ_g + ε)`,
 /// broadcast to every turn. Writes one value per turn in batch order. Statistics are
 /// overflow-safe ([`Moments`]).
 pub fn grpo_advantages(batch: &Batch, eps: f64, mode: StdMode) -> Result<TurnValues, CreditError> {
-    let method = if mode == StdMode::None {
-        "dr_grpo"
-    } else {
-        "grpo"
-    };
-    let batch_m = if mode == StdMode::Batch {
-        let all: Vec<f64> = batch
+    let method = method_name(mode);
+    let rule = Rule::new(mode, eps, || {
+        Ok(batch
             .groups
             .iter()
             .map(|g| outcomes(method, g))
             .collect::<Result<Vec<_>, _>>()?
-            .concat();
-        let m = Moments::of(&all);
-        Some(if m.std.is_nan() {
-            Moments { std: m.scale, ..m }
-        } else {
-            m
-        })
-    } else {
-        None
-    };
+            .concat())
+    })?;
     let mut rs = Vec::new();
     broadcast_per_group(batch, |g, out| {
         outcomes_into(method, g, &mut rs)?;
         let m = group_moments(&rs);
         for (o, &r) in out.iter_mut().zip(&rs) {
-            *o = match (mode, &batch_m) {
-                (StdMode::Group, _) => m.norm(r, eps),
-                (StdMode::None, _) => m.center(r),
-                // centred by the group mean, divided by the batch std
-                (StdMode::Batch, Some(b)) => m.center(r) * b.scale / (b.std + eps * b.scale),
-                (StdMode::Batch, None) => unreachable!("batch moments computed above"),
-            };
+            *o = rule.value(&m, r);
         }
         Ok(())
     })
+}
+
+/// [`grpo_advantages`] on flat [`Columns`]: one value per turn in the caller's trajectory
+/// order, equal to the batch path's values for the same groups.
+pub fn grpo_columns(
+    cols: &Columns<'_>,
+    eps: f64,
+    mode: StdMode,
+) -> Result<TurnValues, CreditError> {
+    let outcome = cols.outcomes(method_name(mode))?;
+    let rule = Rule::new(mode, eps, || {
+        Ok(cols.members.iter().map(|&i| outcome[i]).collect())
+    })?;
+    let mut per_traj = vec![0.0; cols.num_trajectories()];
+    let mut rs = Vec::new();
+    for g in 0..cols.num_groups() {
+        cols.group_outcomes_into(outcome, g, &mut rs);
+        let m = group_moments(&rs);
+        for (&i, &r) in cols.group(g).iter().zip(&rs) {
+            per_traj[i] = rule.value(&m, r);
+        }
+    }
+    Ok(cols.broadcast(&per_traj))
 }
 
 static GRPO_PARAMS: &[ParamSpec] = &[
@@ -116,12 +172,24 @@ impl Estimator for Grpo {
     }
 
     fn compute(&self, batch: &Batch, p: &Params) -> Result<CreditOutput, CreditError> {
-        let mode = match (p.bool("norm_by_std"), p.str("std_mode")) {
-            (false, _) => StdMode::None,
-            (true, "batch") => StdMode::Batch,
-            _ => StdMode::Group,
-        };
-        grpo_advantages(batch, p.f64("eps"), mode).map(CreditOutput::per_turn)
+        grpo_advantages(batch, p.f64("eps"), grpo_mode(p)).map(CreditOutput::per_turn)
+    }
+
+    fn compute_columns(
+        &self,
+        cols: &Columns<'_>,
+        p: &Params,
+    ) -> Option<Result<CreditOutput, CreditError>> {
+        Some(grpo_columns(cols, p.f64("eps"), grpo_mode(p)).map(CreditOutput::per_turn))
+    }
+}
+
+/// The [`StdMode`] selected by `grpo`'s parameters.
+fn grpo_mode(p: &Params) -> StdMode {
+    match (p.bool("norm_by_std"), p.str("std_mode")) {
+        (false, _) => StdMode::None,
+        (true, "batch") => StdMode::Batch,
+        _ => StdMode::Group,
     }
 }
 
@@ -147,5 +215,13 @@ impl Estimator for DrGrpo {
 
     fn compute(&self, batch: &Batch, _: &Params) -> Result<CreditOutput, CreditError> {
         grpo_advantages(batch, EPS, StdMode::None).map(CreditOutput::per_turn)
+    }
+
+    fn compute_columns(
+        &self,
+        cols: &Columns<'_>,
+        _: &Params,
+    ) -> Option<Result<CreditOutput, CreditError>> {
+        Some(grpo_columns(cols, EPS, StdMode::None).map(CreditOutput::per_turn))
     }
 }
