@@ -45,12 +45,13 @@ def test_grpo_trainer_two_steps_on_a_turnwise_env(tmp_path, monkeypatch):
     assert trainer.state.global_step == 2 and np.isfinite(result.training_loss)
     assert any(h.get("grad_norm", 0) > 0 for h in trainer.state.log_history)  # a real policy-gradient step
     assert any(not torch.equal(before[k], v.detach().cpu()) for k, v in trainer.model.named_parameters())
-    out = seen[0]
-    adv, mask = out["advantages"], out["completion_mask"] * out["tool_mask"]
-    assert adv.shape == mask.shape  # per-token advantages
-    assert torch.all(adv[mask == 0] == 0)
+    rows = []
+    for out in seen:
+        adv, mask = out["advantages"], out["completion_mask"] * out["tool_mask"]
+        assert adv.shape == mask.shape  # per-token advantages
+        assert torch.all(adv[mask == 0] == 0)
+        rows += [adv[i][mask[i] == 1] for i in range(adv.shape[0])]
     logs = [h for h in trainer.state.log_history if "turnwise/turns" in h]
     assert logs and logs[0]["turnwise/turns"] > 1  # multi-turn episodes
     # turn-level credit: within a row, turns get different advantages
-    rows = [adv[i][mask[i] == 1] for i in range(adv.shape[0])]
     assert any(len(torch.unique(r)) > 1 for r in rows)
