@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyList};
 use serde_json::{Map, Value};
 use turnwise_core::jsonl::{parse_record, Record};
 use turnwise_core::Batch;
+use turnwise_credit::estimator::OutputKind;
 use turnwise_credit::params::{closest, Params};
 use turnwise_credit::{registry, Status};
 
@@ -17,10 +18,10 @@ use crate::arrays;
 use crate::errors;
 use crate::layout::{field, ArrayBatch, Grouping, Kind, Level, Output, Values, FIELDS};
 
-/// Whether a method's main output is an advantage (per turn or per token), i.e. whether it
-/// can stand in for a framework's advantage estimator.
-pub fn is_advantage(output: &str) -> bool {
-    output.starts_with("advantages") || output.starts_with("token advantages")
+/// Whether a method's main output is an advantage (per turn or per token) computed in one
+/// pass, i.e. whether it can stand in for a framework's advantage estimator.
+pub fn is_advantage(kind: OutputKind) -> bool {
+    matches!(kind, OutputKind::Advantages | OutputKind::TokenAdvantages)
 }
 
 /// `turnwise.methods()`: every registered method with its paper, idea, fields, parameters
@@ -39,7 +40,8 @@ fn methods(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("paper", i.paper)?;
         d.set_item("idea", i.idea)?;
         d.set_item("output", i.output)?;
-        d.set_item("advantages", is_advantage(i.output))?;
+        d.set_item("kind", i.kind.name())?;
+        d.set_item("advantages", is_advantage(i.kind))?;
         d.set_item("fields", i.fields.to_vec())?;
         let params = PyList::empty(py);
         for p in i.params {
