@@ -68,7 +68,7 @@ pub fn parse(text: &str, source_name: &str, sets: &[String]) -> Result<Config, C
         let msg = explain(&e.inner().to_string());
         err(&source_name, format!("key `{path}`: {msg}"))
     })?;
-    validate(&cfg).map_err(|m| err(&source_name, m))?;
+    super::validate::validate(&cfg).map_err(|m| err(&source_name, m))?;
     Ok(cfg)
 }
 
@@ -111,40 +111,6 @@ pub fn apply_set(table: &mut toml::Table, kv: &str) -> Result<(), String> {
             .ok_or_else(|| format!("{key:?}: `{}` is not a table", parts[..=i].join(".")))?;
     }
     cur.insert(last.to_string(), value);
-    Ok(())
-}
-
-/// Checks relations serde cannot: ranges, the credit method and its parameters.
-fn validate(c: &Config) -> Result<(), String> {
-    let positive = [
-        ("env.group_size", c.env.group_size),
-        ("env.tasks_per_step", c.env.tasks_per_step),
-        ("env.max_turns", c.env.max_turns),
-        ("sampling.max_action_tokens", c.sampling.max_action_tokens),
-        ("optim.micro_batch", c.optim.micro_batch),
-        ("optim.ppo_epochs", c.optim.ppo_epochs),
-    ];
-    for (k, v) in positive {
-        if v == 0 {
-            return Err(format!("key `{k}`: must be at least 1"));
-        }
-    }
-    if let Some(cc) = c.loss.dual_clip {
-        if cc <= 1.0 {
-            return Err(format!("key `loss.dual_clip`: must be > 1 (got {cc})"));
-        }
-    }
-    if c.sampling.temperature <= 0.0 {
-        return Err("key `sampling.temperature`: must be > 0".into());
-    }
-    if c.loss.kl.is_some() != (c.loss.kl_coef != 0.0) && c.loss.kl.is_some() {
-        return Err("key `loss.kl_coef`: a KL estimator is set but its coefficient is 0".into());
-    }
-    let params = toml_to_json(&c.credit.params);
-    let method = turnwise_credit::registry::get(&c.credit.method)
-        .map_err(|e| format!("key `credit.method`: {e}"))?;
-    turnwise_credit::Params::resolve(&c.credit.method, method.info().params, &params, &[])
-        .map_err(|e| format!("key `credit.params`: {e}"))?;
     Ok(())
 }
 

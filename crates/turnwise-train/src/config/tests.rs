@@ -65,3 +65,49 @@ fn credit_method_and_params_are_checked_against_the_registry() {
     .to_string();
     assert!(e.contains("credit.params"), "{e}");
 }
+
+#[test]
+fn resume_applies_mutable_keys_and_refuses_immutable_ones_by_name() {
+    let old = load(None, &[]).unwrap();
+    let new = load(
+        None,
+        &[
+            "run.steps=500".into(),
+            "eval.episodes=10".into(),
+            "run.threads=2".into(),
+        ],
+    )
+    .unwrap();
+    let ch = resume::diff(&old, &new).unwrap();
+    let keys: Vec<&str> = ch.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys, ["eval.episodes", "run.steps", "run.threads"]);
+    assert_eq!(ch[1].describe(), "run.steps: 300 → 500");
+    let bad = load(
+        None,
+        &[
+            "model.d_model=32".into(),
+            "env.name=lmrl/maze-po".into(),
+            "loss.kl=k3".into(),
+            "loss.kl_coef=0.1".into(),
+            "run.steps=7".into(),
+        ],
+    )
+    .unwrap();
+    let e = resume::diff(&old, &bad).unwrap_err();
+    for k in ["`model.d_model`", "`env.name`", "`loss.kl`", "64 → 32"] {
+        assert!(e.contains(k), "{e}");
+    }
+    assert!(!e.contains("run.steps") && !e.contains("kl_coef"), "{e}");
+    assert_eq!(
+        resume::on_resume("env.history_k"),
+        resume::on_resume("env.history")
+    );
+    assert_eq!(
+        resume::on_resume("model.max_context"),
+        resume::OnResume::Mutable
+    );
+    assert!(matches!(
+        resume::on_resume("brand.new_key"),
+        resume::OnResume::Immutable(_)
+    ));
+}
