@@ -5,6 +5,22 @@
 
 use tch::{Kind, Tensor};
 
+/// Whether every element of every tensor is finite.
+pub fn all_finite(ts: &[Tensor]) -> bool {
+    tch::no_grad(|| {
+        ts.iter()
+            .all(|t| t.numel() == 0 || t.isfinite().all().int64_value(&[]) != 0)
+    })
+}
+
+/// A copy of the parameters and the AdamW state, to undo a step ([`AdamW::restore`]).
+pub struct Snapshot {
+    params: Vec<Tensor>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    step: u64,
+}
+
 /// AdamW state: first and second moments per parameter, and the step count.
 pub struct AdamW {
     /// The parameters being optimised (shallow clones of the model's variables).
@@ -40,6 +56,36 @@ impl AdamW {
             eps,
             weight_decay,
         }
+    }
+
+    /// Copies the parameters, moments and step count.
+    pub fn snapshot(&self) -> Snapshot {
+        let copy = |ts: &[Tensor]| -> Vec<Tensor> {
+            tch::no_grad(|| ts.iter().map(|t| t.detach().copy()).collect())
+        };
+        Snapshot {
+            params: copy(&self.params),
+            m: copy(&self.m),
+            v: copy(&self.v),
+            step: self.step,
+        }
+    }
+
+    /// Puts back the parameters, moments and step count of `s` (in place: the model's
+    /// variables are the same tensors).
+    pub fn restore(&mut self, s: &Snapshot) {
+        tch::no_grad(|| {
+            for (dst, src) in [
+                (&mut self.params, &s.params),
+                (&mut self.m, &s.m),
+                (&mut self.v, &s.v),
+            ] {
+                for (d, c) in dst.iter_mut().zip(src) {
+                    d.copy_(c);
+                }
+            }
+        });
+        self.step = s.step;
     }
 
     /// Sets every gradient to zero.
@@ -140,6 +186,28 @@ mod tests {
         opt.step(0.1);
         // Zero gradient: only the decay acts, θ·(1 − lr·λ).
         assert!((p.double_value(&[0]) - 2.0 * 0.95).abs() < 1e-12);
+    }
+
+    #[test]
+    fn restore_undoes_steps_bit_for_bit() {
+        let p = Tensor::from_slice(&[1.0f64, -2.0]).set_requires_grad(true);
+        let mut opt = AdamW::new(vec![p.shallow_clone()], 0.9, 0.999, 1e-8, 0.1);
+        let snap = opt.snapshot();
+        for _ in 0..2 {
+            opt.zero_grad();
+            (&p * &p).sum(Kind::Double).backward();
+            opt.step(0.1);
+        }
+        assert!(Vec::<f64>::try_from(&p.detach()).unwrap() != [1.0, -2.0]);
+        opt.restore(&snap);
+        assert_eq!(Vec::<f64>::try_from(&p.detach()).unwrap(), [1.0, -2.0]);
+        assert_eq!(opt.step, 0);
+        assert!(all_finite(&opt.m) && all_finite(&opt.params));
+        assert_eq!(opt.m[0].abs().sum(Kind::Double).double_value(&[]), 0.0);
+        tch::no_grad(|| {
+            let _ = opt.params[0].fill_(f64::NAN);
+        });
+        assert!(!all_finite(&opt.params));
     }
 
     #[test]

@@ -4,5 +4,5 @@
 pub mod adamw;
 pub mod schedule;
 
-pub use adamw::AdamW;
+pub use adamw::{all_finite, AdamW, Snapshot};
 pub use schedule::lr_at;

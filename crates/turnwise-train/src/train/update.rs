@@ -1,14 +1,15 @@
 //! The policy update: PPO epochs over one rollout batch, each epoch one optimiser step
 //! whose gradient is accumulated over micro-batches. Every aggregation denominator is
 //! computed over the whole batch ([`Normaliser`]), so the accumulated gradient does not
-//! depend on the micro-batch size. A non-finite loss or gradient skips the update.
+//! depend on the micro-batch size. A non-finite loss, gradient or updated weight in any
+//! epoch skips the whole step: weights and optimiser state are restored.
 
 use tch::{Kind, Tensor};
 
 use super::rows::RowSet;
 use crate::config::{Config, Objective};
 use crate::loss::{self, disco, epo, Normaliser, PolicyLossSpec, Rows};
-use crate::optim::AdamW;
+use crate::optim::{all_finite, AdamW};
 use crate::policy::Policy;
 
 /// One micro-batch: a range of distinct sequences scored together and the rows (turns)
@@ -119,7 +120,8 @@ pub struct UpdateStats {
     pub clip_frac: f64,
     /// Gradient norm before clipping (last epoch).
     pub grad_norm: f64,
-    /// Epochs whose update was skipped (non-finite loss or gradient).
+    /// Epochs skipped: all of them when the step was skipped (a non-finite loss, gradient
+    /// or weight in some epoch), else 0.
     pub skipped: usize,
 }
 
@@ -273,6 +275,9 @@ pub fn update(
     let norm = Normaliser::from_counts(cfg.loss.agg, &rows.counts(), cfg.loss.max_len);
     let mut st = UpdateStats::default();
     let epochs = cfg.optim.ppo_epochs;
+    // NaN guard: a non-finite loss, gradient or updated weight in any epoch skips the
+    // whole step, with weights and AdamW state restored to what they were before it.
+    let before = opt.snapshot();
     for _ in 0..epochs {
         opt.zero_grad();
         let (loss, ent, kl, clipped) = match (cfg.loss.objective, disco_groups) {
@@ -288,12 +293,16 @@ pub fn update(
         st.entropy = ent;
         st.kl = kl;
         st.clip_frac = clipped / norm.tokens.max(1.0);
-        if !loss.is_finite() || !gn.is_finite() {
-            st.skipped += 1;
+        let finite = loss.is_finite() && gn.is_finite() && {
+            opt.step(lr);
+            all_finite(&opt.params)
+        };
+        if !finite {
+            opt.restore(&before);
             opt.zero_grad();
-            continue;
+            st.skipped = epochs;
+            break;
         }
-        opt.step(lr);
     }
     Ok(st)
 }
