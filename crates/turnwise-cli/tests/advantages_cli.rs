@@ -119,3 +119,33 @@ fn methods_lists_every_method_with_status() {
         );
     }
 }
+
+#[test]
+fn duplicate_trajectory_ids_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("dup.jsonl");
+    let refused = |text: String, wants: [&str; 2]| {
+        std::fs::write(&p, text).unwrap();
+        let input = p.to_str().unwrap();
+        let o = turnwise(&["advantages", "--input", input, "--method", "grpo"]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(wants.iter().all(|w| err.contains(w)), "{err}");
+        assert!(o.stdout.is_empty());
+    };
+    let same_group = r#"{"v":1,"prompt_id":"p","trajectories":[{"id":"a","outcome":1,"turns":[{"reward":0}]},{"id":"a","outcome":0,"turns":[{"reward":0}]}]}"#;
+    refused(
+        format!("{same_group}\n"),
+        ["dup.jsonl:1", "\"a\" appears twice"],
+    );
+    // Across group lines too: the output is keyed by id.
+    let g = |pid: &str| {
+        format!(
+            r#"{{"v":1,"prompt_id":"{pid}","trajectories":[{{"id":"x","outcome":1,"turns":[{{"reward":0}}]}},{{"id":"{pid}-y","outcome":0,"turns":[{{"reward":0}}]}}]}}"#
+        )
+    };
+    refused(
+        format!("{}\n{}\n", g("p"), g("q")),
+        ["dup.jsonl:2", "first on line 1"],
+    );
+}

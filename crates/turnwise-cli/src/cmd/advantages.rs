@@ -48,6 +48,33 @@ fn parse_overrides(raw: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Errs on a trajectory id used twice among `groups` (line, group): outputs are keyed by
+/// id, so two trajectories would collapse into one.
+fn check_unique_ids<'a>(
+    groups: impl IntoIterator<Item = (usize, &'a turnwise_core::Group)>,
+    file: &std::path::Path,
+) -> Result<()> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (line, g) in groups {
+        for t in &g.trajectories {
+            if let Some(first) = seen.insert(t.id.as_str(), line) {
+                let where_first = if first == line {
+                    "earlier in the same group".to_owned()
+                } else {
+                    format!("first on line {first}")
+                };
+                return Err(input_error(format!(
+                    "{}:{line}: trajectory id {:?} appears twice ({where_first}); ids must be \
+                     unique within a batch (the output is keyed by id)",
+                    file.display(),
+                    t.id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the command; returns the exit status.
 pub fn run(args: Args) -> Result<i32> {
     let overrides = parse_overrides(&args.params)?;
@@ -62,6 +89,7 @@ pub fn run(args: Args) -> Result<i32> {
         match rec {
             Record::Case(case) => {
                 cases += 1;
+                check_unique_ids(case.batch.groups.iter().map(|g| (line, g)), &args.input)?;
                 let (method, params) = match &args.method {
                     Some(m) if *m != case.method => (m.clone(), Map::new()),
                     _ => (case.method.clone(), case.params.clone()),
@@ -115,7 +143,7 @@ pub fn run(args: Args) -> Result<i32> {
                 args.input.display()
             ))
         })?;
-        let lines: Vec<usize> = groups.iter().map(|(l, _)| *l).collect();
+        check_unique_ids(groups.iter().map(|(l, g)| (*l, g)), &args.input)?;
         let batch = Batch {
             groups: groups.into_iter().map(|(_, g)| g).collect(),
         };
@@ -132,7 +160,6 @@ pub fn run(args: Args) -> Result<i32> {
             }
             writeln!(out, "{}", Value::Object(m))?;
         }
-        let _ = lines;
     }
     out.flush()?;
     if args.check {
