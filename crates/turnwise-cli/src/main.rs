@@ -2,6 +2,7 @@
 //! assignment. Run `turnwise --help` for the subcommands.
 
 mod cmd;
+mod signals;
 
 use clap::{Parser, Subcommand};
 

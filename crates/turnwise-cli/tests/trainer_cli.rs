@@ -2,14 +2,9 @@
 //! errors with suggestions, and a tiny `train` → `eval` → `sft` round trip.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-fn turnwise(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_turnwise"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+use common::{turnwise, TINY};
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,20 +43,7 @@ fn tiny_train_then_eval_then_sft() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let run_s = run.display().to_string();
-    let sets = [
-        "model.d_model=16",
-        "model.layers=1",
-        "model.heads=2",
-        "model.d_ff=32",
-        "sft.steps=5",
-        "sft.episodes=4",
-        "run.steps=2",
-        "env.max_turns=4",
-        "env.group_size=2",
-        "env.tasks_per_step=1",
-        "eval.episodes=2",
-        "eval.max_turns=4",
-    ];
+    let sets: Vec<&str> = TINY.iter().copied().chain(["run.steps=2"]).collect();
     let mut args = vec!["train", "--out", &run_s];
     for s in &sets {
         args.extend(["--set", s]);

@@ -101,7 +101,7 @@ fn gold_logprobs_score_the_answer_after_each_turn() {
     let end = t
         .run(&AtomicBool::new(false), |m| assert!(m.loss.is_finite()))
         .unwrap();
-    assert_eq!(end["step"], 2, "{end}");
+    assert_eq!(end.line["step"], 2, "{}", end.line);
     let err = Trainer::start(
         cfg(&["env.name=\"lmrl/maze-fo\""]),
         &tmp.join("c"),

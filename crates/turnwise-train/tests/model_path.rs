@@ -68,7 +68,7 @@ fn rl_starts_from_a_hugging_face_folder_with_a_bpe_tokenizer() {
     let end = t
         .run(&AtomicBool::new(false), |m| assert!(m.loss.is_finite()))
         .unwrap();
-    assert_eq!(end["step"], 2, "{end}");
+    assert_eq!(end.line["step"], 2, "{}", end.line);
 
     // Token-in / token-out with the BPE tokenizer: observation ids encode the text exactly
     // once, and every action's text is the decoding of the ids the policy sampled.

@@ -1,5 +1,6 @@
 //! `turnwise sft`: supervised warm start on demonstrations (`turnwise env demos` output),
 //! loss on action tokens only; saves the policy in the HF layout and prints an evaluation.
+//! Uses `run.threads`; refuses an `--out` folder that holds a training run.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use anyhow::Result;
 use turnwise_core::jsonl;
 use turnwise_train::policy::{Policy, WordTokenizer};
 use turnwise_train::rollout::HistorySpec;
-use turnwise_train::train::{envs, eval, sft};
+use turnwise_train::train::{apply_threads, envs, eval, preflight, run_dir, sft};
 
 /// Arguments of `turnwise sft`.
 #[derive(clap::Args)]
@@ -29,10 +30,19 @@ pub struct Args {
 /// Runs the command; returns the exit status.
 pub fn run(args: Args) -> Result<i32> {
     let cfg = turnwise_train::config::load(args.config.as_deref(), &args.sets)?;
+    let found = run_dir::run_entries(&args.out);
+    anyhow::ensure!(
+        !found.iter().any(|e| e != "config.toml"),
+        "{} holds a training run ({}); choose another --out",
+        args.out.display(),
+        found.join(", ")
+    );
+    apply_threads(cfg.run.threads);
     let mut demos = jsonl::read_batch(&args.demos)?.groups;
     let texts = envs::vocabulary_texts(&cfg, &demos)?;
     let tok = WordTokenizer::build(texts.iter().map(String::as_str));
     let policy = Policy::new(&cfg.model, tok, cfg.run.seed)?;
+    preflight::check_context(&cfg, &policy)?;
     sft::tokenize(&mut demos, &policy.tokenizer)?;
     let history = HistorySpec {
         mode: cfg.env.history,

@@ -187,6 +187,7 @@ const ROWS: &[Row] = &[
     row("eval.episodes", &["0", "-1"], &["1", "50"]),
     row("eval.greedy", &["1"], &["true", "false"]),
     row("eval.max_turns", &["0"], &["1", "101"]),
+    row("eval.every", &["-1", "\"often\""], &["0", "25"]),
 ];
 
 fn load_with(with: &[&str], key: &str, value: &str) -> Result<Config, ConfigError> {

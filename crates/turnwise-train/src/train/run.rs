@@ -1,9 +1,13 @@
-//! A training run (`turnwise train`): optional SFT warm start, then RL steps (one step is
-//! [`super::step`]) with metrics, checkpoints, resume and a wall-clock budget.
+//! A training run (`turnwise train`): the lifecycle around the RL steps ([`super::step`]):
+//! start (run folder and lock, tokenizer and policy, checks, SFT warm start, the step-0
+//! checkpoint), checkpoints, the run loop with its stops (steps, wall-clock budget,
+//! non-finite steps, Ctrl-C / SIGTERM) and the final evaluation. Resuming is
+//! [`super::resume`].
 //!
 //! Run folder: `config.toml` (resolved), `metrics.jsonl` (one line per step, plus
-//! `warm_start` / `final` evaluation lines), `warm_start/` and `reference/` (HF layout),
-//! `checkpoints/step-NNNNNN/`, `rollouts/last.jsonl` (the last batch, turnwise format).
+//! `warm_start` / `resume` / `interrupted` / `final` lines), `warm_start/` and `reference/`
+//! (HF layout), `checkpoints/step-NNNNNN/`, `rollouts/last.jsonl` (the last batch, turnwise
+//! format), `.lock`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +17,13 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 use turnwise_core::jsonl;
 
-use super::checkpoint::{self, TrainerState};
+use super::checkpoint::parts::{OptimizerPart, PolicyPart};
+use super::checkpoint::{self, Part, TrainerState};
 use super::eval::{evaluate, rollout_spec};
+pub(super) use super::metrics::append_line;
+use super::metrics::METRICS_FILE;
+use super::preflight;
+use super::run_dir::RunDir;
 use crate::config::Config;
 use crate::loss::epo::EntropyHistory;
 use crate::optim::AdamW;
@@ -24,7 +33,7 @@ use super::fields::check_credit;
 pub use super::fields::PROVIDED_FIELDS;
 pub use super::step::StepMetrics;
 
-/// A run in progress.
+/// A run in progress. The trainer holds the run folder's lock until it is dropped.
 pub struct Trainer {
     /// The resolved configuration.
     pub cfg: Config,
@@ -38,33 +47,89 @@ pub struct Trainer {
     pub opt: AdamW,
     /// Step counters and histories.
     pub state: TrainerState,
-    started: Instant,
+    pub(super) started: Instant,
+    pub(super) dir: RunDir,
 }
 
-pub(super) fn append_line(path: &Path, line: &str) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    writeln!(f, "{line}")?;
-    Ok(())
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `run.steps` reached.
+    Steps,
+    /// `run.time_budget_s` spent.
+    TimeBudget,
+    /// Ctrl-C or SIGTERM: the run is incomplete (resume it).
+    Interrupted,
+}
+
+impl StopReason {
+    /// The name written to `metrics.jsonl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Steps => "steps",
+            StopReason::TimeBudget => "time budget",
+            StopReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// How [`Trainer::run`] ended.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    /// Why it stopped.
+    pub stopped_by: StopReason,
+    /// The last line written to `metrics.jsonl` (`final` with the evaluation, or
+    /// `interrupted`).
+    pub line: serde_json::Value,
+    /// The checkpoint in place at the end.
+    pub checkpoint: PathBuf,
+}
+
+/// Saves `policy` to `dest` through a temporary sibling, so `dest` is whole or absent.
+fn save_policy_atomic(policy: &Policy, dest: &Path) -> Result<()> {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dest.with_file_name(format!(".tmp-{name}-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    policy.save(&tmp)?;
+    if dest.exists() {
+        // Left by an earlier attempt of this start (no checkpoint was reached).
+        std::fs::remove_dir_all(dest)?;
+    }
+    std::fs::rename(&tmp, dest).with_context(|| format!("saving {}", dest.display()))
 }
 
 impl Trainer {
-    /// Starts a fresh run in `out`: tokenizer, policy, SFT warm start (when enabled).
+    /// Starts a fresh run in `out`: refuses a folder that already holds a run (resume it,
+    /// or move it aside with [`super::run_dir::move_aside`]) and takes its lock, then
+    /// builds the tokenizer and policy, checks the context and memory, runs the SFT warm
+    /// start (when enabled) and saves the start of RL as checkpoint `step-000000`.
     /// `on_sft` gets (SFT step, NLL) and returns false to abandon the start (Ctrl-C).
-    pub fn start(
-        cfg: Config,
-        out: &Path,
+    pub fn start(cfg: Config, out: &Path, on_sft: impl FnMut(u64, f64) -> bool) -> Result<Trainer> {
+        let existed = out.exists();
+        let dir = RunDir::create(out)?;
+        let t = Trainer::start_in(cfg, dir, on_sft);
+        if t.is_err() && !existed && !out.join("config.toml").exists() {
+            // Refused before the run existed (context, memory): leave no folder behind.
+            let _ = std::fs::remove_file(out.join(super::run_dir::LOCK_FILE));
+            let _ = std::fs::remove_dir(out);
+        }
+        t
+    }
+
+    /// [`Trainer::start`] in a folder already locked (a resume with no checkpoint yet
+    /// starts over here).
+    pub(super) fn start_in(
+        mut cfg: Config,
+        dir: RunDir,
         mut on_sft: impl FnMut(u64, f64) -> bool,
     ) -> Result<Trainer> {
         let started = Instant::now();
         check_credit(&cfg)?;
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        jsonl::write_atomic(&out.join("config.toml"), toml::to_string(&cfg)?.as_bytes())?;
-        let metrics = out.join("metrics.jsonl");
-        jsonl::write_atomic(&metrics, b"")?;
+        super::apply_threads(cfg.run.threads);
+        let out = dir.path().to_path_buf();
+        cfg.run.out = out.display().to_string();
         let mut demos = if !cfg.sft.enabled {
             vec![]
         } else if cfg.sft.demos.is_empty() {
@@ -78,29 +143,32 @@ impl Trainer {
             Policy::new(&cfg.model, tok, cfg.run.seed)?
         } else {
             let dir = Path::new(&cfg.model.path);
-            let p = Policy::load(dir).with_context(|| format!("model.path {}", dir.display()))?;
-            let limit = p.model.config.max_position_embeddings as i64;
-            anyhow::ensure!(
-                cfg.model.max_context <= limit,
-                "model.max_context ({}) exceeds {}'s max_position_embeddings ({limit})",
-                cfg.model.max_context,
-                dir.display()
-            );
-            p
+            Policy::load(dir).with_context(|| format!("model.path {}", dir.display()))?
         };
+        preflight::check_context(&cfg, &policy)?;
+        if let Some(w) = preflight::check_memory(&cfg, &policy)? {
+            eprintln!("{w}");
+        }
+        // From here the folder is a run: a kill during the warm start is resumed by
+        // starting over from this configuration.
+        jsonl::write_atomic(&out.join("config.toml"), toml::to_string(&cfg)?.as_bytes())?;
+        let metrics = out.join(METRICS_FILE);
+        jsonl::write_atomic(&metrics, b"")?;
         let history = rollout_spec(&cfg, &policy, None, 1, false).history;
         if cfg.sft.enabled {
             super::sft::tokenize(&mut demos, &policy.tokenizer)?;
             let t0 = Instant::now();
             let st = super::sft::train(&policy, &demos, &cfg, history, &mut on_sft)?;
-            policy.save(&out.join("warm_start"))?;
+            checkpoint::check_finite(&policy, &out.join("warm_start"))
+                .context("the SFT warm start diverged (lower sft.lr)")?;
+            save_policy_atomic(&policy, &out.join("warm_start"))?;
             let ev = evaluate(&policy, &cfg, None, cfg.eval.episodes)?;
             append_line(&metrics, &json!({"phase": "warm_start", "sft_s": t0.elapsed().as_secs_f64(), "sft_rows": st.rows, "sft_final_nll": st.final_nll, "eval": ev, "elapsed_s": started.elapsed().as_secs_f64()}).to_string())?;
-            refresh_report(out);
+            refresh_report(&out);
         }
         let reference = match cfg.loss.kl {
             Some(_) => {
-                policy.save(&out.join("reference"))?;
+                save_policy_atomic(&policy, &out.join("reference"))?;
                 Some(Policy::load(&out.join("reference"))?)
             }
             None => None,
@@ -116,54 +184,19 @@ impl Trainer {
             elapsed_s: started.elapsed().as_secs_f64(),
             ..Default::default()
         };
-        Ok(Trainer {
+        let mut t = Trainer {
             cfg,
-            out: out.to_path_buf(),
+            out,
             policy,
             reference,
             opt,
             state,
             started: Instant::now(),
-        })
-    }
-
-    /// Resumes the run in `dir` from its latest checkpoint (configuration from
-    /// `dir/config.toml`, with `sets` applied on top).
-    pub fn resume(dir: &Path, sets: &[String]) -> Result<Trainer> {
-        let cfg = crate::config::load(Some(&dir.join("config.toml")), sets)?;
-        check_credit(&cfg)?;
-        let last = checkpoint::list(dir)?
-            .pop()
-            .ok_or_else(|| anyhow!("{}: no checkpoint to resume from", dir.display()))?;
-        let (policy, opt, state) = checkpoint::load(&last, &cfg.optim)?;
-        let reference = match cfg.loss.kl {
-            Some(_) => Some(Policy::load(&dir.join("reference"))?),
-            None => None,
+            dir,
         };
-        // Drop metric lines of steps after the checkpoint (they will be redone).
-        let metrics = dir.join("metrics.jsonl");
-        if let Ok(text) = std::fs::read_to_string(&metrics) {
-            let kept: String = text
-                .lines()
-                .filter(|l| {
-                    serde_json::from_str::<serde_json::Value>(l)
-                        .ok()
-                        .and_then(|v| v["step"].as_u64())
-                        .is_none_or(|s| s <= state.step)
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
-            jsonl::write_atomic(&metrics, kept.as_bytes())?;
-        }
-        Ok(Trainer {
-            cfg,
-            out: dir.to_path_buf(),
-            policy,
-            reference,
-            opt,
-            state,
-            started: Instant::now(),
-        })
+        // The start of RL is a checkpoint: a kill from here on resumes without redoing SFT.
+        t.save()?;
+        Ok(t)
     }
 
     /// Wall-clock seconds of the job so far (resumed runs include earlier sessions).
@@ -171,45 +204,50 @@ impl Trainer {
         self.state.elapsed_s + self.started.elapsed().as_secs_f64()
     }
 
-    /// Saves a checkpoint of the current step.
+    /// The run folder (locked by this trainer).
+    pub fn run_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Saves the checkpoint of the current step (policy, optimiser moments, trainer
+    /// state), unless an intact one of this step is already in place; prunes older ones.
     pub fn save(&mut self) -> Result<PathBuf> {
         let mut st = self.state.clone();
         st.elapsed_s = self.elapsed();
         st.opt_step = self.opt.step;
-        checkpoint::save(
-            &self.out,
-            &self.policy,
-            &self.opt,
-            &st,
-            self.cfg.checkpoint.keep,
-        )
+        let parts: [&dyn Part; 3] = [&PolicyPart(&self.policy), &OptimizerPart(&self.opt), &st];
+        checkpoint::save(&self.out, st.step, &parts, self.cfg.checkpoint.keep)
     }
 
-    /// Runs steps until `run.steps`, the time budget, `max_bad_steps` skipped updates in a
-    /// row, or `stop` (Ctrl-C); checkpoints every `checkpoint.every` steps and at the end;
-    /// evaluates at the end. Returns the final evaluation line.
+    /// Runs steps until `run.steps`, the time budget, `max_bad_steps` skipped steps in a
+    /// row (an error), or `stop` (Ctrl-C, SIGTERM: the step in flight finishes first);
+    /// checkpoints every `checkpoint.every` steps and at the end; evaluates at the end
+    /// unless interrupted.
     pub fn run(
         &mut self,
         stop: &AtomicBool,
         mut on_step: impl FnMut(&StepMetrics),
-    ) -> Result<serde_json::Value> {
-        let mut reason = "steps";
+    ) -> Result<RunEnd> {
+        let mut stopped_by = StopReason::Steps;
         while self.state.step < self.cfg.run.steps {
             if stop.load(Ordering::SeqCst) {
-                reason = "interrupted";
+                stopped_by = StopReason::Interrupted;
                 break;
             }
             if self.cfg.run.time_budget_s > 0.0 && self.elapsed() >= self.cfg.run.time_budget_s {
-                reason = "time budget";
+                stopped_by = StopReason::TimeBudget;
                 break;
             }
             let m = self.step()?;
             on_step(&m);
             if self.state.bad_steps >= self.cfg.run.max_bad_steps {
-                self.save()?;
+                let ck = self.save()?;
                 return Err(anyhow!(
-                    "stopped after {} consecutive non-finite updates (run.max_bad_steps)",
-                    self.state.bad_steps
+                    "stopped after {} consecutive steps with a non-finite loss, gradient or \
+                     update (run.max_bad_steps); each was skipped, {} holds the last finite \
+                     weights",
+                    self.state.bad_steps,
+                    ck.display()
                 ));
             }
             let every = self.cfg.eval.every;
@@ -226,15 +264,23 @@ impl Trainer {
                 self.save()?;
             }
         }
-        self.save()?;
-        if reason == "interrupted" {
-            return Ok(json!({"phase": "interrupted", "step": self.state.step}));
+        let checkpoint = self.save()?;
+        let metrics = self.out.join(METRICS_FILE);
+        let line = if stopped_by == StopReason::Interrupted {
+            json!({"phase": "interrupted", "step": self.state.step, "elapsed_s": self.elapsed()})
+        } else {
+            let ev = evaluate(&self.policy, &self.cfg, None, self.cfg.eval.episodes)?;
+            json!({"phase": "final", "stopped_by": stopped_by.name(), "step": self.state.step, "eval": ev, "elapsed_s": self.elapsed()})
+        };
+        append_line(&metrics, &line.to_string())?;
+        if stopped_by != StopReason::Interrupted {
+            refresh_report(&self.out);
         }
-        let ev = evaluate(&self.policy, &self.cfg, None, self.cfg.eval.episodes)?;
-        let line = json!({"phase": "final", "stopped_by": reason, "step": self.state.step, "eval": ev, "elapsed_s": self.elapsed()});
-        append_line(&self.out.join("metrics.jsonl"), &line.to_string())?;
-        refresh_report(&self.out);
-        Ok(line)
+        Ok(RunEnd {
+            stopped_by,
+            line,
+            checkpoint,
+        })
     }
 }
 
