@@ -23,9 +23,9 @@ const TINY: &[&str] = &[
     "env.max_turns=8",
     "eval.episodes=4",
     "eval.max_turns=10",
-    "eval.every=5",
+    "eval.every=6",
     "checkpoint.every=2",
-    "run.steps=20",
+    "run.steps=12",
 ];
 
 fn args(out: &Path, extra: &[&str]) -> Vec<String> {
@@ -118,7 +118,7 @@ fn compare_is_interrupted_then_continues_and_never_mixes() {
     let first = out.join("runs/lmrl-maze-fo/grpo/seed-0/metrics.jsonl");
     let first_before = std::fs::read(&first).unwrap();
     let interrupted_at = steps_logged(&second).len();
-    assert!(interrupted_at < 20, "the second run was not interrupted");
+    assert!(interrupted_at < 12, "the second run was not interrupted");
 
     // The same command continues.
     let res = Command::new(exe).args(args(&out, &[])).output().unwrap();
@@ -140,7 +140,7 @@ fn compare_is_interrupted_then_continues_and_never_mixes() {
         "finished run was redone"
     );
     // Resumed, not restarted: every step once, in order.
-    assert_eq!(steps_logged(&second), (1..=20).collect::<Vec<u64>>());
+    assert_eq!(steps_logged(&second), (1..=12).collect::<Vec<u64>>());
 
     let sum: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -160,7 +160,7 @@ fn compare_is_interrupted_then_continues_and_never_mixes() {
 
     // A different budget into the same folder is refused, naming the key.
     let res = Command::new(exe)
-        .args(args(&out, &["run.steps=41"]))
+        .args(args(&out, &["run.steps=13"]))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&res.stderr);

@@ -98,7 +98,7 @@ pub fn heatmap(v: &CreditView) -> String {
             let action = r.actions.get(t).map(|a| a.trim()).unwrap_or("");
             let _ = write!(
                 s,
-                r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{CELL_H}" fill="{}"><title>turn {}: {} | reward {} | credit {}</title></rect>"#,
+                r##"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{CELL_H}" fill="{}" stroke="#ccc" stroke-width="0.4"><title>turn {}: {} | reward {} | credit {}</title></rect>"##,
                 cell_w - 0.5,
                 diverging(c / scale),
                 t + 1,

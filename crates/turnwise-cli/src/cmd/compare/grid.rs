@@ -35,6 +35,12 @@ pub fn plan(
     sets: &[String],
     dir: &Path,
 ) -> Result<Vec<Planned>> {
+    // Every cell runs to `run.steps`: a wall-clock budget would make the budget depend on
+    // the machine's load (a `--set run.time_budget_s=N` of the user's still applies).
+    let sets: Vec<String> = std::iter::once("run.time_budget_s=0".to_owned())
+        .chain(sets.iter().cloned())
+        .collect();
+    let sets = sets.as_slice();
     let mut out = Vec::new();
     for row in rows {
         let base = config::load(row.config.as_deref(), sets)?;
@@ -157,6 +163,7 @@ mod tests {
         assert_eq!(c.cfg.env.name, "lmrl/maze-po");
         assert_eq!(c.cfg.credit.method, "grpo");
         assert_eq!((c.cfg.run.seed, c.cfg.run.steps), (1, 3));
+        assert_eq!(c.cfg.run.time_budget_s, 0.0);
         assert!(c.cfg.run.out.ends_with("runs/lmrl-maze-po/grpo/seed-1"));
         assert_eq!(
             first_difference(&p[0].cfg, &p[1].cfg).as_deref(),
