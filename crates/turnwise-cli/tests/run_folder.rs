@@ -173,6 +173,14 @@ fn resume_refuses_immutable_keys_and_foreign_out_and_uses_a_given_config() {
             && e.contains("`env.name`"),
         "{e}"
     );
+    // A context beyond the checkpoint's positions.
+    let o = turnwise(&["train", "--resume", r, "--set", "model.max_context=4096"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("max_position_embeddings (128)"),
+        "{}",
+        stderr(&o)
+    );
     let o = turnwise(&[
         "train",
         "--resume",
@@ -296,4 +304,54 @@ fn divergence_is_skipped_whole_and_never_saved_and_eval_refuses_non_finite_weigh
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not finite"), "{}", stderr(&o));
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+#[test]
+fn ctrl_c_during_sft_exits_130_and_resume_starts_over_a_second_one_exits_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let r = run.to_str().unwrap();
+    let mut child = cmd(&["train", "--out", r], &["sft.steps=100000", "run.steps=1"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&run.join("config.toml"), &mut child);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{e}");
+    assert!(
+        e.contains("interrupted during SFT") && e.contains(&format!("--resume {r}")),
+        "{e}"
+    );
+    // sft.* cannot change on resume (start over with --force for another warm start).
+    let o = turnwise(&["train", "--resume", r, "--set", "sft.steps=5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`sft.steps`"), "{}", stderr(&o));
+    // A second stop request exits at once, without waiting for the step in flight (a
+    // step of 2,000 episodes takes seconds).
+    let mut child = cmd(
+        &["train", "--out", r, "--force"],
+        &["env.group_size=2000", "sft.enabled=false"],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for(&ckpt(&run, 0), &mut child);
+    signal(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(50));
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{e}");
+    assert!(e.contains("second stop request"), "{e}");
+    assert!(tmp.path().join("run.old-1/config.toml").exists());
 }
