@@ -16,13 +16,15 @@ pins=(verl==0.9.1 trl==1.16.0 skyrl==0.3.0 skyrl-gym==0.4.0 jaxtyping==0.3.11 lo
   cachetools==8.0.2 uvicorn==0.54.0 fastapi==0.165.0 maturin==1.16.0 pytest==9.2.0)
 stamp=$venv/.turnwise-pins
 want="${pins[*]}"
-if [[ -x $py && -f $stamp && $(cat "$stamp") == "$want" ]] &&
+# the torch venv's real site-packages (not through this checkout's .venv link: the venv
+# outlives the checkout, and other clones share it)
+torch_site=$("$root/.venv/bin/python" -c "import os, site; print(os.path.realpath(site.getsitepackages()[0]))")
+pth=$("$py" -c "import site; print(site.getsitepackages()[0])" 2>/dev/null)/turnwise-torch.pth || true
+if [[ -x $py && -f $stamp && $(cat "$stamp") == "$want" && -f $pth && $(cat "$pth") == "$torch_site" ]] &&
   "$py" -c "import torch, verl, trl, skyrl, numpy, pytest" 2>/dev/null; then
   echo "setup-python: $venv ready" >&2
   exit 0
 fi
-torch_py=$root/.venv/bin/python
-torch_site=$("$torch_py" -c "import site; print(site.getsitepackages()[0])")
 python3 -m venv "$venv"
 site=$("$py" -c "import site; print(site.getsitepackages()[0])")
 echo "$torch_site" >"$site/turnwise-torch.pth"

@@ -8,7 +8,8 @@ use pyo3::prelude::*;
 
 use crate::errors;
 
-fn untyped<'a, 'py>(
+/// `obj` as a NumPy array of any dtype, or an `ArrayError` naming `what`.
+pub fn untyped<'a, 'py>(
     what: &str,
     obj: &'a Bound<'py, PyAny>,
 ) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
@@ -29,7 +30,8 @@ fn dtype_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn bad_dtype(what: &str, obj: &Bound<'_, PyAny>, expected: &str) -> PyErr {
+/// The `ArrayError` for an array `what` of the wrong dtype.
+pub fn bad_dtype(what: &str, obj: &Bound<'_, PyAny>, expected: &str) -> PyErr {
     errors::array(format!(
         "{what}: expected dtype {expected}, got {}",
         dtype_name(obj)
@@ -85,20 +87,6 @@ pub fn ints(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<i64>, Vec<usize
 pub fn bools(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<bool>, Vec<usize>)> {
     let shape = untyped(what, obj)?.shape().to_vec();
     let v = read::<bool, bool>(obj, |x| x).ok_or_else(|| bad_dtype(what, obj, "bool"))?;
-    Ok((v, shape))
-}
-
-/// A mask array of any numeric or boolean dtype as flags (`x != 0`) and its shape.
-pub fn mask(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<bool>, Vec<usize>)> {
-    let shape = untyped(what, obj)?.shape().to_vec();
-    let v = read::<bool, bool>(obj, |x| x)
-        .or_else(|| read::<i64, bool>(obj, |x| x != 0))
-        .or_else(|| read::<i32, bool>(obj, |x| x != 0))
-        .or_else(|| read::<i8, bool>(obj, |x| x != 0))
-        .or_else(|| read::<u8, bool>(obj, |x| x != 0))
-        .or_else(|| read::<f32, bool>(obj, |x| x != 0.0))
-        .or_else(|| read::<f64, bool>(obj, |x| x != 0.0))
-        .ok_or_else(|| bad_dtype(what, obj, "bool, an integer or a float type"))?;
     Ok((v, shape))
 }
 

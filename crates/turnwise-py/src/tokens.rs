@@ -2,32 +2,161 @@
 //! and a response mask whose runs of 1 are the turns ([`crate::spans`]). Per-turn rewards
 //! and outcomes are read off the token rewards, the method runs per turn, and its
 //! per-turn (or per-token) advantages go back onto the turns' tokens.
+//!
+//! The frameworks' arrays are read where they lie (any mask dtype, float32 or float64
+//! rewards; a copy only for non-contiguous arrays), with the GIL released, and the output
+//! is written once, in the rewards' dtype, so a torch tensor wraps it without a copy.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use turnwise_credit::registry;
 
 use crate::arrays;
 use crate::credit::{params_map, read_fields, read_group_ids, run_arrays};
 use crate::errors;
 use crate::layout::{field, ArrayBatch, Grouping, Output, Values};
-use crate::spans::Spans;
+use crate::spans::{Flag, Real, RowSums, Spans};
 
-fn read_mask(obj: &Bound<'_, PyAny>) -> PyResult<(Spans, usize)> {
-    let (mask, shape) = arrays::mask("response_mask", obj)?;
-    let (rows, cols) = arrays::expect_2d("response_mask", &shape)?;
-    Ok((Spans::of(&mask, rows, cols, false), rows))
+/// Runs `$body` with `$s: &[T]` bound to the elements of `$obj` (row-major; borrowed when
+/// C-contiguous) for the first element type `T` among `$t` that `$obj` has.
+macro_rules! with_elems {
+    ($obj:expr, |$s:ident| $body:expr, [$($t:ty),+]) => {{
+        let mut done = None;
+        $(
+            if done.is_none() {
+                if let Ok(a) = $obj.cast::<PyArrayDyn<$t>>() {
+                    let r = a.readonly();
+                    let owned: Vec<$t>;
+                    let $s: &[$t] = match r.as_slice() {
+                        Ok(s) => s,
+                        Err(_) => {
+                            owned = r.as_array().iter().copied().collect();
+                            &owned
+                        }
+                    };
+                    done = Some($body);
+                }
+            }
+        )+
+        done
+    }};
 }
 
-fn to_2d<'py>(
+/// Calls `$body` with `$m` the mask's elements, of whichever dtype it has.
+macro_rules! with_mask {
+    ($obj:expr, |$m:ident| $body:expr) => {
+        with_elems!(
+            $obj,
+            |$m| $body,
+            [bool, i64, i32, i16, i8, u8, u16, u32, u64, f32, f64]
+        )
+        .ok_or_else(|| arrays::bad_dtype("response_mask", $obj, "bool, an integer or a float type"))
+    };
+}
+
+/// The shape `(rows, cols)` of a 2-D array argument.
+fn shape_2d(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<(usize, usize)> {
+    arrays::expect_2d(what, arrays::untyped(what, obj)?.shape())
+}
+
+/// The turns of `response_mask`, found with the GIL released.
+fn read_spans(py: Python<'_>, response_mask: &Bound<'_, PyAny>) -> PyResult<Spans> {
+    let (rows, cols) = shape_2d("response_mask", response_mask)?;
+    with_mask!(response_mask, |m| py.detach(|| Spans::of(m, rows, cols)))
+}
+
+/// Element type of token rewards and of the advantages written for them.
+#[derive(Clone, Copy)]
+enum Dtype {
+    F32,
+    F64,
+}
+
+/// One pass over `response_mask` and `token_level_rewards` (GIL released): the turns and
+/// the reward sums ([`Spans::scan`]), and the rewards' dtype.
+fn scan<'py>(
     py: Python<'py>,
-    v: Vec<f64>,
-    rows: usize,
-    cols: usize,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    rewards: &Bound<'py, PyAny>,
+    response_mask: &Bound<'py, PyAny>,
+    turn_rewards: bool,
+) -> PyResult<(Spans, RowSums, Dtype)> {
+    let (rows, cols) = shape_2d("response_mask", response_mask)?;
+    let shape = arrays::untyped("token_level_rewards", rewards)?
+        .shape()
+        .to_vec();
+    if shape != [rows, cols] {
+        return Err(errors::array(format!(
+            "token_level_rewards: expected shape {:?} (that of response_mask), got {shape:?}",
+            [rows, cols]
+        )));
+    }
+    fn go<M: Flag, R: Real>(
+        py: Python<'_>,
+        m: &[M],
+        x: &[R],
+        (rows, cols): (usize, usize),
+        turn_rewards: bool,
+    ) -> PyResult<(Spans, RowSums)> {
+        py.detach(|| Spans::scan(m, x, rows, cols, turn_rewards))
+            .map_err(|i| {
+                let (r, c) = (i / cols.max(1), i % cols.max(1));
+                let v = x[i].to_f64();
+                errors::array(if v.is_finite() {
+                    format!("token_level_rewards: the sum of row {r} overflows")
+                } else {
+                    format!("token_level_rewards: {v} at row {r}, token {c} is not a finite number")
+                })
+            })
+    }
+    let dims = (rows, cols);
+    let f32s = with_elems!(
+        rewards,
+        |x| with_mask!(response_mask, |m| go(py, m, x, dims, turn_rewards)),
+        [f32]
+    );
+    if let Some(out) = f32s {
+        return Ok(add_dtype(out??, Dtype::F32));
+    }
+    let f64s = with_elems!(
+        rewards,
+        |x| with_mask!(response_mask, |m| go(py, m, x, dims, turn_rewards)),
+        [f64]
+    );
+    match f64s {
+        Some(out) => Ok(add_dtype(out??, Dtype::F64)),
+        None => Err(arrays::bad_dtype(
+            "token_level_rewards",
+            rewards,
+            "float64 or float32",
+        )),
+    }
+}
+
+fn add_dtype((s, sums): (Spans, RowSums), d: Dtype) -> (Spans, RowSums, Dtype) {
+    (s, sums, d)
+}
+
+/// The method's main output on the token rows, in element type `T`; `Err(turn)`: a
+/// per-token output whose list for `turn` does not match the turn's length.
+fn write_rows<T: Real>(spans: &Spans, main: &Output) -> Result<Vec<T>, usize> {
+    match main {
+        Output::Turn(v) => Ok(spans.write_turns(v)),
+        Output::List { values, offsets } => spans.write_tokens(values, offsets),
+        _ => unreachable!("checked by the caller"),
+    }
+}
+
+/// `v` as a `(rows, cols)` NumPy array that owns it (no copy).
+fn to_2d<'py, T: numpy::Element>(
+    py: Python<'py>,
+    v: Vec<T>,
+    shape: [usize; 2],
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(PyArray1::from_vec(py, v)
-        .reshape([rows, cols])?
-        .cast_into::<PyArray2<f64>>()?)
+        .reshape(shape)?
+        .cast_into::<PyArray2<T>>()?
+        .into_any())
 }
 
 /// Three index arrays: `(traj_offsets, start, end)`.
@@ -49,7 +178,7 @@ fn turn_spans<'py>(
     py: Python<'py>,
     response_mask: &Bound<'py, PyAny>,
 ) -> PyResult<SpanArrays<'py>> {
-    let (s, _) = read_mask(response_mask)?;
+    let s = read_spans(py, response_mask)?;
     Ok((
         offsets_array(py, &s.traj_offsets),
         offsets_array(py, &s.start),
@@ -65,8 +194,8 @@ fn rewards_at_turn_ends<'py>(
     py: Python<'py>,
     response_mask: &Bound<'py, PyAny>,
     turn_rewards: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let (s, rows) = read_mask(response_mask)?;
+) -> PyResult<Bound<'py, PyAny>> {
+    let s = read_spans(py, response_mask)?;
     let (r, shape) = arrays::floats("turn_rewards", turn_rewards)?;
     arrays::expect_len("turn_rewards", &shape, s.turns(), "turn of response_mask")?;
     if let Some(j) = r.iter().position(|x| !x.is_finite()) {
@@ -75,16 +204,18 @@ fn rewards_at_turn_ends<'py>(
             r[j]
         )));
     }
-    to_2d(py, s.at_ends(&r), rows, s.cols)
+    let out = py.detach(|| s.write_ends::<f64>(&r));
+    to_2d(py, out, [s.rows(), s.cols])
 }
 
 /// `turnwise.token_advantages(method, token_level_rewards, response_mask, group_ids,
-/// params=None, **fields)`: `(rows, tokens)` float64 advantages of `method`. Each row is a
-/// trajectory of group `group_ids[row]`; its turns are the runs of 1 in `response_mask`;
-/// `reward` per turn is the sum of the token rewards from the turn's first token up to the
-/// next turn, `outcome` the row's sum, `tokens` the turn's length (each overridable by a
-/// field of the same name). Other fields (per turn in row order, or per row) as in
-/// `advantages_from_arrays`.
+/// params=None, **fields)`: `(rows, tokens)` advantages of `method`, of the rewards' dtype
+/// (float32 or float64; the method computes in float64). Each row is a trajectory of
+/// group `group_ids[row]`; its turns are the runs of nonzero `response_mask` (any numeric
+/// or bool dtype); `reward` per turn is the sum of the token rewards from the turn's first
+/// token up to the next turn, `outcome` the row's sum, `tokens` the turn's length (each
+/// overridable by a field of the same name; computed only when the method reads it).
+/// Other fields (per turn in row order, or per row) as in `advantages_from_arrays`.
 #[pyfunction]
 #[pyo3(signature = (method, token_level_rewards, response_mask, group_ids, params=None, **fields))]
 fn token_advantages<'py>(
@@ -95,60 +226,65 @@ fn token_advantages<'py>(
     group_ids: &Bound<'py, PyAny>,
     params: Option<&Bound<'py, PyAny>>,
     fields: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
+) -> PyResult<Bound<'py, PyAny>> {
     let params = params_map(params)?;
-    let (spans, rows) = read_mask(response_mask)?;
-    let (rewards, shape) = arrays::floats("token_level_rewards", token_level_rewards)?;
-    if shape != [rows, spans.cols] {
-        return Err(errors::array(format!(
-            "token_level_rewards: expected shape {:?} (that of response_mask), got {shape:?}",
-            [rows, spans.cols]
-        )));
-    }
-    if let Some(j) = rewards.iter().position(|x| !x.is_finite()) {
-        return Err(errors::array(format!(
-            "token_level_rewards: {} at row {}, token {} is not a finite number",
-            rewards[j],
-            j / spans.cols.max(1),
-            j % spans.cols.max(1)
-        )));
-    }
-    let ids = read_group_ids(group_ids, rows)?;
+    let reads = registry::get(method).map_err(errors::credit)?.info().fields;
+    let given = |name: &str| fields.is_some_and(|f| f.contains(name).unwrap_or(false));
+    let derive = |name: &str| reads.contains(&name) && !given(name);
+    let (spans, sums, dtype) = scan(py, token_level_rewards, response_mask, derive("reward"))?;
+    let ids = read_group_ids(group_ids, spans.rows())?;
     let mut fields = read_fields(fields, &spans.traj_offsets)?;
-    let (turn_rewards, outcome) = py.detach(|| spans.rewards(&rewards));
-    for (name, values) in [
-        ("reward", Values::Float(turn_rewards)),
-        ("outcome", Values::Float(outcome)),
-        ("tokens", Values::Int(spans.lengths())),
-    ] {
-        if !fields.iter().any(|(f, _)| f.name == name) {
-            fields.push((field(name).expect("a core field"), values));
-        }
+    if derive("reward") {
+        fields.push((
+            field("reward").expect("a core field"),
+            Values::Float(sums.turn),
+        ));
     }
+    if !given("outcome") {
+        fields.push((
+            field("outcome").expect("a core field"),
+            Values::Float(sums.outcome),
+        ));
+    }
+    if derive("tokens") {
+        fields.push((
+            field("tokens").expect("a core field"),
+            Values::Int(spans.lengths()),
+        ));
+    }
+    let traj_offsets = spans.traj_offsets.clone();
     let ab = ArrayBatch {
         grouping: Grouping::of(&ids),
-        traj_offsets: spans.traj_offsets.clone(),
+        traj_offsets,
         fields,
     };
     let mut outs = run_arrays(py, method, &ab, &params)?;
-    let tokens = match outs.swap_remove(0).1 {
-        Output::Turn(v) => py.detach(|| spans.scatter(&v)),
-        Output::List { values, offsets } => {
-            spans.scatter_tokens(&values, &offsets).map_err(|t| {
-                errors::CreditError::new_err(format!(
-                    "method {method}: returned {} values for turn {t}, which has {} tokens",
-                    offsets[t + 1] - offsets[t],
-                    spans.end[t] - spans.start[t]
-                ))
-            })?
-        }
-        _ => {
-            return Err(errors::CreditError::new_err(format!(
-                "method {method} does not output advantages per turn or per token"
-            )))
-        }
+    drop(ab);
+    let main = outs.swap_remove(0).1;
+    if !matches!(main, Output::Turn(_) | Output::List { .. }) {
+        return Err(errors::CreditError::new_err(format!(
+            "method {method} does not output advantages per turn or per token"
+        )));
+    }
+    let shape = [spans.rows(), spans.cols];
+    let written = match dtype {
+        Dtype::F32 => py
+            .detach(|| write_rows::<f32>(&spans, &main))
+            .map(|v| to_2d(py, v, shape)),
+        Dtype::F64 => py
+            .detach(|| write_rows::<f64>(&spans, &main))
+            .map(|v| to_2d(py, v, shape)),
     };
-    to_2d(py, tokens, rows, spans.cols)
+    written.map_err(|t| {
+        let n = match &main {
+            Output::List { offsets, .. } => offsets[t + 1] - offsets[t],
+            _ => 0,
+        };
+        errors::CreditError::new_err(format!(
+            "method {method}: returned {n} values for turn {t}, which has {} tokens",
+            spans.end[t] - spans.start[t]
+        ))
+    })?
 }
 
 /// Adds the functions to the module.
