@@ -134,4 +134,19 @@ pub trait Env: Send {
     fn reference_tool_calls(&self) -> Option<Vec<ToolCall>> {
         None
     }
+
+    /// A snapshot of the current state ([`crate::snapshot`]; ExIt restarts episodes from
+    /// intermediate states). `None` where unsupported: every built-in environment supports
+    /// it, an external one may not.
+    fn snapshot(&self) -> Option<crate::snapshot::Snapshot> {
+        None
+    }
+
+    /// Restores a state saved by [`Env::snapshot`] of an environment of the same kind;
+    /// the following steps are exactly those the original would have taken. Returns
+    /// `false`, leaving the environment unchanged, for a snapshot it cannot restore.
+    fn restore(&mut self, snapshot: &crate::snapshot::Snapshot) -> bool {
+        let _ = snapshot;
+        false
+    }
 }

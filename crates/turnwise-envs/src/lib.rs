@@ -24,6 +24,7 @@ pub mod render;
 pub mod score;
 pub mod seeding;
 pub mod session;
+pub mod snapshot;
 pub mod tools;
 
 pub use env::{ActionFormat, Env, Info, Observation, Step, Text};

@@ -292,6 +292,8 @@ pub static PO: EnvSpec = EnvSpec {
 };
 
 impl Env for Maze {
+    crate::snapshot_by_clone!();
+
     fn reset(&mut self, seed: u64) -> Observation {
         let (r, c) = match self.start {
             Some((r, c)) => (r as usize, c as usize),

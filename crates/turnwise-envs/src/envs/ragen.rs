@@ -31,7 +31,7 @@ pub struct Outcome {
 }
 
 /// A single-action game played in RAGEN turns.
-pub trait Game: Send {
+pub trait Game: Send + Clone + 'static {
     /// Starts a new game from `seed`.
     fn reset(&mut self, seed: u64);
     /// The action names (index = action id), e.g. `Up, Down, Left, Right`.
@@ -149,6 +149,7 @@ impl TurnConfig {
 }
 
 /// A game played in RAGEN turns.
+#[derive(Clone)]
 pub struct Ragen<G: Game> {
     /// The game.
     pub game: G,
@@ -187,6 +188,8 @@ impl<G: Game> Ragen<G> {
 }
 
 impl<G: Game> Env for Ragen<G> {
+    crate::snapshot_by_clone!();
+
     fn reset(&mut self, seed: u64) -> Observation {
         self.game.reset(seed);
         self.names = self

@@ -18,10 +18,23 @@ use crate::env::{Env, Info, Observation, Step, Text};
 use crate::error::EnvError;
 use crate::options::{OptionKind, OptionSpec, Options};
 use crate::registry::{self, EnvSpec};
+use crate::snapshot::Snapshot;
 
 /// The try-again wrapper.
 pub struct TryAgain {
     inner: Box<dyn Env>,
+    f: Fields,
+}
+
+/// A try-again snapshot: the wrapper's fields and its inner environment's snapshot.
+struct Saved {
+    outer: Fields,
+    inner: Snapshot,
+}
+
+/// The wrapper's settings and episode state (everything but the inner environment).
+#[derive(Clone)]
+struct Fields {
     max_attempts: usize,
     feedback: String,
     correct: String,
@@ -36,58 +49,77 @@ pub struct TryAgain {
 
 impl TryAgain {
     fn repetition_penalty(&self) -> f64 {
-        if self.answers.is_empty() {
+        if self.f.answers.is_empty() {
             return 0.0;
         }
-        let distinct: HashSet<&String> = self.answers.iter().collect();
-        self.lambda * (1.0 - distinct.len() as f64 / self.answers.len() as f64)
+        let distinct: HashSet<&String> = self.f.answers.iter().collect();
+        self.f.lambda * (1.0 - distinct.len() as f64 / self.f.answers.len() as f64)
     }
 }
 
 impl Env for TryAgain {
+    fn snapshot(&self) -> Option<Snapshot> {
+        let inner = self.inner.snapshot()?;
+        Some(Snapshot::new(Saved {
+            outer: self.f.clone(),
+            inner,
+        }))
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> bool {
+        let Some(saved) = snapshot.get::<Saved>() else {
+            return false;
+        };
+        if !self.inner.restore(&saved.inner) {
+            return false;
+        }
+        self.f = saved.outer.clone();
+        true
+    }
+
     fn reset(&mut self, seed: u64) -> Observation {
-        self.seed = seed;
-        self.attempts = 0;
-        self.answers.clear();
-        self.done = false;
+        self.f.seed = seed;
+        self.f.attempts = 0;
+        self.f.answers.clear();
+        self.f.done = false;
         let o = self.inner.reset(seed);
-        self.question = o.text.clone();
+        self.f.question = o.text.clone();
         o
     }
 
     fn step(&mut self, action: &str) -> Step {
-        if self.done {
+        if self.f.done {
             return Step {
                 terminated: true,
                 ..Step::default()
             };
         }
-        if self.attempts > 0 {
-            self.inner.reset(self.seed);
+        if self.f.attempts > 0 {
+            self.inner.reset(self.f.seed);
         }
         let inner = self.inner.step(action);
-        let k = self.attempts;
-        self.attempts += 1;
+        let k = self.f.attempts;
+        self.f.attempts += 1;
         if inner.info.action_valid {
-            self.answers.push(minimal_key(action));
+            self.f.answers.push(minimal_key(action));
         }
         let correct = inner.info.success;
         let terminated = correct;
-        let truncated = !correct && self.attempts >= self.max_attempts;
-        self.done = terminated || truncated;
+        let truncated = !correct && self.f.attempts >= self.f.max_attempts;
+        self.f.done = terminated || truncated;
         let mut reward = if correct {
-            self.gamma.powi(k as i32)
+            self.f.gamma.powi(k as i32)
         } else {
             0.0
         };
-        if self.done {
+        if self.f.done {
             reward -= self.repetition_penalty();
         }
         Step {
             observation: Text::Owned(if correct {
-                self.correct.clone()
+                self.f.correct.clone()
             } else {
-                self.feedback.clone()
+                self.f.feedback.clone()
             }),
             reward,
             terminated,
@@ -97,7 +129,10 @@ impl Env for TryAgain {
                 action_valid: inner.info.action_valid,
                 action_effective: inner.info.action_valid,
                 ground_truth: inner.info.ground_truth,
-                state_key: Some(Text::Owned(format!("{}#{}", self.question, self.attempts))),
+                state_key: Some(Text::Owned(format!(
+                    "{}#{}",
+                    self.f.question, self.f.attempts
+                ))),
                 ..Info::default()
             },
         }
@@ -112,7 +147,7 @@ impl Env for TryAgain {
     }
 
     fn budget_left(&self) -> Option<u32> {
-        Some((self.max_attempts - self.attempts) as u32)
+        Some((self.f.max_attempts - self.f.attempts) as u32)
     }
 
     /// The inner task's answer.
@@ -122,7 +157,7 @@ impl Env for TryAgain {
 
     /// The inner task's expert answer (right at the first attempt).
     fn expert_action(&self) -> Option<String> {
-        if self.done {
+        if self.f.done {
             None
         } else {
             self.inner.expert_action()
@@ -153,16 +188,18 @@ fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
     let inner = registry::make_from_strings(inner_name, &inner_opts)?;
     Ok(Box::new(TryAgain {
         inner,
-        max_attempts: opts.count("max_attempts", 1, 1000)?,
-        feedback: opts.str("feedback").to_owned(),
-        correct: opts.str("correct_feedback").to_owned(),
-        gamma: opts.float("gamma"),
-        lambda: opts.float("repetition_penalty"),
-        seed: 0,
-        attempts: 0,
-        answers: vec![],
-        question: Text::Borrowed(""),
-        done: true,
+        f: Fields {
+            max_attempts: opts.count("max_attempts", 1, 1000)?,
+            feedback: opts.str("feedback").to_owned(),
+            correct: opts.str("correct_feedback").to_owned(),
+            gamma: opts.float("gamma"),
+            lambda: opts.float("repetition_penalty"),
+            seed: 0,
+            attempts: 0,
+            answers: vec![],
+            question: Text::Borrowed(""),
+            done: true,
+        },
     }))
 }
 

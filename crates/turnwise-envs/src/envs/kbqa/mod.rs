@@ -67,6 +67,7 @@ enum RewardKind {
 }
 
 /// The `tools/kbqa` environment.
+#[derive(Clone)]
 pub struct KbQa {
     corpus: Arc<Corpus>,
     hops: usize,
@@ -191,6 +192,8 @@ fn instructions() -> String {
 }
 
 impl Env for KbQa {
+    crate::snapshot_by_clone!();
+
     fn reset(&mut self, seed: u64) -> Observation {
         let mut rng = episode_rng(SPEC.name, seed);
         self.q = question::generate(&self.corpus.world, self.hops, &mut rng);

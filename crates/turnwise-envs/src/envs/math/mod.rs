@@ -103,6 +103,8 @@ impl Math {
 }
 
 impl Env for Math {
+    crate::snapshot_by_clone!();
+
     fn reset(&mut self, seed: u64) -> Observation {
         let mut rng = episode_rng(SPEC.name, seed);
         let word = match self.kind {

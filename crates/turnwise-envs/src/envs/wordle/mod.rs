@@ -25,6 +25,7 @@ pub fn lmrl_vocab() -> &'static [Word] {
     V.get_or_init(|| lmrl::vocab(words::lmrl_400()))
 }
 
+#[derive(Clone)]
 enum Mode {
     /// LMRL: posterior sampling over the 431-word vocabulary.
     Lmrl(lmrl::Game),
@@ -37,6 +38,7 @@ enum Mode {
 }
 
 /// A Wordle environment.
+#[derive(Clone)]
 pub struct Wordle {
     mode: Mode,
     standard: bool,
@@ -88,6 +90,8 @@ impl Wordle {
 }
 
 impl Env for Wordle {
+    crate::snapshot_by_clone!();
+
     fn reset(&mut self, seed: u64) -> Observation {
         self.rng = episode_rng(self.name(), seed);
         self.used = 0;
