@@ -11,12 +11,13 @@ call (median of `--runs`, thread CPU time: the Rust code runs on the calling thr
 
 (2) verl's layout: one row per trajectory, `response_mask` int64 (1 = policy token),
 `token_level_rewards` float32 with each turn's reward on its last token, `index` the
-rows' uid strings, as verl's trainer passes them. Two layouts:
+rows' uid strings, as verl's trainer passes them. Layouts:
 * realistic: 4,096 rows (512 prompts × 8 rollouts) × 4,096 tokens (verl's
   `max_response_length`); turns of 16–63 policy tokens separated by 8–31 observation
   tokens (mask 0), each row filled to 40–100 % of its length, then padding;
-* degenerate: 65,536 rows × 40 tokens, 10–20 turns of ONE policy token each, separated
-  by one observation token (≈ 983K turns: the most turns per token there can be).
+* `K` tokens per turn (`--layouts 1 32`): 65,536 rows (8,192 prompts × 8 rollouts), each
+  of 10–20 turns of K policy tokens, each turn followed by one observation token (≈ 983K
+  turns; K = 1 is the most turns per token there can be, K = 32 the CLI batch's turns).
 verl's `compute_grpo_vectorized_outcome_advantage` is timed against the plug-in as verl
 calls it (`get_adv_estimator_fn("turnwise_grpo")(token_level_rewards=…,
 response_mask=…, index=…, config=…)`: the torch tensors in, a torch tensor out), sides
@@ -99,12 +100,14 @@ def realistic(rng):
     return mask, rewards
 
 
-def degenerate(rng):
-    rows, cols = 65536, 40
+def per_turn(rng, k):
+    rows = 65536
     turns = rng.integers(10, 21, size=rows)
-    cidx = np.arange(cols)
-    mask = ((cidx[None, :] % 2 == 0) & (cidx[None, :] < 2 * turns[:, None])).astype(np.int64)
-    rewards = np.where(mask == 1, rng.choice([0.0, 1.0], size=(rows, cols)), 0.0).astype(np.float32)
+    cols = 20 * (k + 1)
+    c = np.arange(cols)
+    mask = ((c[None, :] % (k + 1) < k) & (c[None, :] < (k + 1) * turns[:, None])).astype(np.int64)
+    last = (c[None, :] % (k + 1) == k - 1) & (mask == 1)
+    rewards = np.where(last, rng.choice([0.0, 1.0], size=(rows, cols)), 0.0).astype(np.float32)
     return mask, rewards
 
 
@@ -151,7 +154,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--skip-verl", action="store_true")
-    ap.add_argument("--layouts", nargs="+", default=["realistic", "degenerate"], choices=["realistic", "degenerate"])
+    ap.add_argument("--layouts", nargs="+", default=["realistic", "1", "32"],
+                    help="verl layouts: `realistic` or K (tokens per turn)")
     a = ap.parse_args()
     if not a.skip_cli:
         compare_cli(a)
@@ -162,8 +166,8 @@ def main():
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     for name in a.layouts:
-        mask, rewards = {"realistic": realistic, "degenerate": degenerate}[name](rng)
-        compare_verl(a, name, mask, rewards)
+        mask, rewards = realistic(rng) if name == "realistic" else per_turn(rng, int(name))
+        compare_verl(a, name if name == "realistic" else f"{name} token(s)/turn", mask, rewards)
 
 
 if __name__ == "__main__":

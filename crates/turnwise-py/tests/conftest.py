@@ -31,9 +31,10 @@ def cases():
 
 @pytest.fixture(scope="session")
 def turnwise_bin():
-    """The `turnwise` binary of this checkout (debug or release build)."""
-    for profile in ("release", "debug"):
-        path = ROOT / "target" / profile / "turnwise"
-        if path.exists() and os.access(path, os.X_OK):
-            return path
-    pytest.fail("no target/{release,debug}/turnwise: run `cargo build -p turnwise-cli` (scripts/test.sh builds it)")
+    """The `turnwise` binary of this checkout: the newer of the debug and release builds
+    (scripts/test.sh builds the debug one in `cargo test --workspace`)."""
+    built = [ROOT / "target" / p / "turnwise" for p in ("debug", "release")]
+    built = [p for p in built if p.exists() and os.access(p, os.X_OK)]
+    if not built:
+        pytest.fail("no target/{debug,release}/turnwise: run `cargo build -p turnwise-cli` (scripts/test.sh builds it)")
+    return max(built, key=lambda p: p.stat().st_mtime)

@@ -5,14 +5,16 @@ Ray worker), and the reward manager and agent loop produce what the estimators r
 
 import asyncio
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 verl = pytest.importorskip("verl")
+# this process's first `import verl` (no other test module imports it): what verl loaded
+from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY  # noqa: E402
+
+REGISTERED_AT_IMPORT = "turnwise_gigpo" in ADV_ESTIMATOR_REGISTRY
 
 import turnwise as tw  # noqa: E402
 from turnwise.integrations import verl as twv  # noqa: E402
@@ -128,41 +130,126 @@ def test_estimators_through_verls_dispatch_give_turnwises_numbers():
     assert {"gigpo", "igpo", "turn_level_gae"} <= set(need_fields), need_fields
 
 
-def test_gigpo_with_anchors_through_turnwise_compute_advantage():
-    twv.register()
-    rewards, mask, uid, per_turn = random_batch(5, dtype=torch.float64)
-    rng = np.random.default_rng(5)
+def recorded_fields(per_turn, seed):
+    """What the agent loop records per row: anchors (a few shared states) and turn
+    rewards that differ from the token rewards."""
+    rng = np.random.default_rng(seed)
     anchors = [[f"s{int(rng.integers(0, 3))}" for _ in t] for t in per_turn]
-    data = DataProto.from_dict(
-        tensors={"token_level_rewards": rewards, "response_mask": mask},
-        non_tensors={"uid": uid, "turnwise_fields": np.array([{"anchor": a} for a in anchors], dtype=object)},
-    )
-    os.environ["TURNWISE_PARAMS"] = '{"gigpo": {"omega": 0.5}}'
-    try:
-        got = twv.compute_advantage(data, "turnwise_gigpo", config={"gamma": 0.9}).batch["advantages"].numpy()
-    finally:
-        del os.environ["TURNWISE_PARAMS"]
+    turn_rewards = [[float(rng.choice([0.0, 1.0, -0.25])) for _ in t] for t in per_turn]
+    return anchors, turn_rewards
+
+
+def gigpo_expected(rewards, per_turn, uid, anchors, turn_rewards, params):
     offsets, gid, fields = arrays_for(rewards, per_turn, uid)
     table = {}
     fields["anchor"] = np.array([table.setdefault(a, len(table)) for t in anchors for a in t])
-    want = tw.advantages_from_arrays("gigpo", offsets, gid, {"gamma": 0.9, "omega": 0.5}, **fields)["values"]
-    np.testing.assert_allclose(got, scatter(want, per_turn, mask.shape), rtol=1e-12, atol=1e-12)
+    fields["reward"] = np.array([x for t in turn_rewards for x in t])
+    want = tw.advantages_from_arrays("gigpo", offsets, gid, params, **fields)["values"]
+    return scatter(want, per_turn, rewards.shape)
+
+
+def objects(values):
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def test_gigpo_with_agent_loop_fields_through_verls_own_compute_advantage():
+    """The legacy trainer: verl's `ray_trainer.compute_advantage` (what `fit` calls), fed
+    the non-tensor columns verl's AgentLoopManager makes of the agent loop's extra_fields."""
+    from verl.trainer.ppo import ray_trainer
+
+    twv.install()
+    assert ray_trainer.RayPPOTrainer.fit.__globals__["compute_advantage"] is ray_trainer.compute_advantage
+    rewards, mask, uid, per_turn = random_batch(5, dtype=torch.float64)
+    anchors, turn_rewards = recorded_fields(per_turn, 5)
+    data = DataProto.from_dict(
+        tensors={"token_level_rewards": rewards, "response_mask": mask},
+        non_tensors={
+            "uid": uid,
+            "turnwise_fields": objects([{"anchor": a} for a in anchors]),
+            "turnwise_turn_rewards": objects(turn_rewards),
+        },
+    )
+    with pytest.raises(tw.CreditError, match="anchor"):  # verl's own function passes no fields
+        ray_trainer.compute_advantage.__wrapped__(data, "turnwise_gigpo", config={"gamma": 0.9})
+    os.environ["TURNWISE_PARAMS"] = '{"gigpo": {"omega": 0.5}}'
+    try:
+        got = ray_trainer.compute_advantage(data, "turnwise_gigpo", config={"gamma": 0.9}).batch["advantages"].numpy()
+    finally:
+        del os.environ["TURNWISE_PARAMS"]
+    want = gigpo_expected(rewards, per_turn, uid, anchors, turn_rewards, {"gamma": 0.9, "omega": 0.5})
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     # other estimators still go to verl's own function
-    out = twv.compute_advantage(data, "grpo").batch["advantages"]
+    out = ray_trainer.compute_advantage(data, "grpo").batch["advantages"]
     torch.testing.assert_close(out, core_algos.compute_grpo_outcome_advantage(rewards, mask, uid)[0])
 
 
-def _registered_in_fresh_process(env):
-    code = "import verl; from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY as R; print('turnwise_gigpo' in R)"
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, check=True)
-    return out.stdout.strip()
+class MemoryQueue:
+    """verl's TransferQueue calls (kv_batch_put / kv_batch_get), in memory."""
+
+    def __init__(self):
+        self.rows = {}
+
+    def kv_batch_put(self, keys, partition_id, fields, tags=None):
+        for i, k in enumerate(keys):
+            self.rows.setdefault((partition_id, k), {}).update({f: fields[f][i] for f in fields.keys()})
+
+    def kv_batch_get(self, keys, partition_id, select_fields):
+        from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+        rows = [self.rows[(partition_id, k)] for k in keys]
+        return list_of_dict_to_tensordict([{f: r[f] for f in select_fields if f in r} for r in rows])
+
+
+def test_gigpo_with_agent_loop_fields_through_verls_v1_trainer(monkeypatch):
+    """verl's default (v1) trainer: its own `PPOTrainer._compute_advantage` on rows as its
+    agent loop stores them (jagged tensors, the agent loop's extra_fields, the score on the
+    last token); the plug-in fetches the rows' fields from the queue."""
+    from omegaconf import OmegaConf
+    from transfer_queue import KVBatchMeta
+    from verl.trainer.ppo.v1 import trainer_base
+    from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+    twv.install()
+    rewards, mask, uid, per_turn = random_batch(7, dtype=torch.float32)
+    anchors, turn_rewards = recorded_fields(per_turn, 7)
+    scores = rewards.sum(-1)
+    queue, keys, rows = MemoryQueue(), [], []
+    for r in range(len(uid)):
+        n = per_turn[r][-1][1] + 1 + r % 3  # the row's own length
+        rm = torch.zeros(n)
+        rm[n - 1] = scores[r]
+        keys.append(f"{uid[r]}_0_{r}")
+        rows.append({
+            "uid": uid[r], "response_mask": mask[r, :n].clone(), "rm_scores": rm,
+            "extra_fields": {"turnwise_fields": {"anchor": anchors[r]}, "turnwise_turn_rewards": turn_rewards[r]},
+        })
+    queue.kv_batch_put(keys, "train", list_of_dict_to_tensordict(rows))
+    monkeypatch.setattr(trainer_base, "tq", queue)
+    algorithm = {"adv_estimator": "turnwise_gigpo", "use_kl_in_reward": False, "gamma": 0.9, "lam": 1.0}
+    trainer = type("Trainer", (), {})()
+    trainer.config = OmegaConf.create({"algorithm": algorithm, "actor_rollout_ref": {"rollout": {"n": 4}}})
+    meta = KVBatchMeta(keys=keys, partition_id="train", tags=[{}] * len(keys))
+    with pytest.raises(tw.CreditError, match="anchor"):  # verl's own method reads no extra_fields
+        trainer_base.PPOTrainer._compute_advantage.__wrapped__(trainer, meta, {})
+    trainer_base.PPOTrainer._compute_advantage(trainer, meta, {})
+    want = gigpo_expected(rewards, per_turn, uid, anchors, turn_rewards, {"gamma": 0.9})
+    for r, k in enumerate(keys):
+        got = queue.rows[("train", k)]["advantages"].numpy()
+        np.testing.assert_allclose(got, want[r, : len(got)], rtol=2e-6, atol=2e-6, err_msg=k)
 
 
 def test_import_verl_loads_the_plugin():
-    assert _registered_in_fresh_process({}) == "True"  # entry point verl.plugins
-    assert _registered_in_fresh_process({"VERL_USE_EXTERNAL_PLUGINS": "none"}) == "False"
-    env = {"VERL_USE_EXTERNAL_PLUGINS": "none", "VERL_USE_EXTERNAL_MODULES": "turnwise.integrations.verl_plugin"}
-    assert _registered_in_fresh_process(env) == "True"
+    """`import verl` alone registered turnwise's estimators (the wheel's `verl.plugins`
+    entry point; nothing in this process called `register` before it, and `import turnwise`
+    registers nothing). VERL_USE_EXTERNAL_MODULES is checked in the Ray worker."""
+    from importlib.metadata import entry_points
+
+    assert [e.value for e in entry_points(group="verl.plugins") if e.name == "turnwise"] == [
+        "turnwise.integrations.verl_plugin"
+    ]
+    assert REGISTERED_AT_IMPORT
 
 
 def test_registered_inside_a_ray_worker():
@@ -174,16 +261,29 @@ def test_registered_inside_a_ray_worker():
         @ray.remote
         def worker_estimates():
             import verl  # noqa: F401  (loads the plugin from VERL_USE_EXTERNAL_MODULES)
+            from verl import DataProto
+            from verl.trainer.ppo import ray_trainer
             from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
             rewards = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
             mask = torch.tensor([[1, 1, 0], [1, 1, 0]])
-            return get_adv_estimator_fn("turnwise_grpo")(rewards, mask, index=np.array(["a", "a"], dtype=object))[0].numpy()
+            uid = np.array(["a", "a"], dtype=object)
+            grpo = get_adv_estimator_fn("turnwise_grpo")(rewards, mask, index=uid)[0].numpy()
+            # the trainer's advantage step, wrapped when verl imported it: rows' fields reach GiGPO
+            fields = np.empty(2, dtype=object)
+            fields[:] = [{"anchor": ["s"]}, {"anchor": ["s"]}]
+            data = DataProto.from_dict(
+                tensors={"token_level_rewards": rewards, "response_mask": mask},
+                non_tensors={"uid": uid, "turnwise_fields": fields},
+            )
+            gigpo = ray_trainer.compute_advantage(data, "turnwise_gigpo").batch["advantages"].numpy()
+            return grpo, gigpo
 
-        got = ray.get(worker_estimates.remote(), timeout=300)
+        grpo, gigpo = ray.get(worker_estimates.remote(), timeout=300)
     finally:
         ray.shutdown()
-    np.testing.assert_allclose(got, [[0.7071057, 0.7071057, 0], [-0.7071057, -0.7071057, 0]], rtol=1e-6)
+    np.testing.assert_allclose(grpo, [[0.7071057, 0.7071057, 0], [-0.7071057, -0.7071057, 0]], rtol=1e-6)
+    assert gigpo[0, 0] > 0 > gigpo[1, 0] and gigpo[0, 0] == gigpo[0, 1] and gigpo[0, 2] == 0
 
 
 def test_reward_manager_puts_turn_rewards_on_turn_ends():
@@ -198,6 +298,13 @@ def test_reward_manager_puts_turn_rewards_on_turn_ends():
     from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
 
     assert get_reward_manager_cls("turnwise") is twv.TurnRewardManager
+    # verl's v1 colocated reward step passes no response mask: the score on the last token
+    no_mask = DataProto.from_dict(tensors={
+        "prompts": torch.zeros(2, 3, dtype=torch.long), "responses": torch.zeros(2, 4, dtype=torch.long),
+        "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 0, 0], [0, 1, 1, 1, 1, 1, 1]]),
+    })
+    got_v1 = twv.TurnRewardManager.assemble_rm_scores(no_mask, [2.0, -1.0])
+    torch.testing.assert_close(got_v1, torch.tensor([[0, 2.0, 0, 0], [0, 0, 0, -1.0]]))
     # the estimators read the same per-turn rewards back
     offsets, starts, ends = tw.turn_spans(mask.numpy())
     uid = np.array(["g"] * 3, dtype=object)

@@ -43,7 +43,7 @@ def model(tok, seed=0):
     return LlamaForCausalLM(cfg)
 
 
-def warm_start(m, tok, prompts, replies, steps=150, lr=1e-2, seed=0):
+def warm_start(m, tok, prompts, replies, steps=60, lr=2e-2, seed=0):
     """A few supervised steps so the random model answers in the environment's format
     part of the time: `replies` are sampled targets after each chat `prompt`."""
     import random

@@ -19,12 +19,18 @@ group ``index`` (uids) and the algorithm ``config``. turnwise reads from them:
 
 Methods that read more (GiGPO's ``anchor``, IGPO's ``gold_logprob``, critic ``value``s…)
 get those fields as ``turnwise_fields`` (a dict of per-turn / per-row arrays,
-:func:`turnwise.array_fields`). verl's trainer passes no such argument, so under
-``algorithm.adv_estimator`` alone they stop with turnwise's error naming the missing field;
-:func:`compute_advantage` (a drop-in for ``verl.trainer.ppo.ray_trainer.compute_advantage``)
-reads them from ``data.non_tensor_batch["turnwise_fields"]``, where
-:class:`TurnwiseEnvAgentLoop` stores them (anchor = the environment's state key of the
-state each action was taken in).
+:func:`turnwise.array_fields`). verl hands a registered estimator only the tensors above
+(GDPO excepted), so the plug-in also wraps verl's advantage step for ``turnwise_*``
+estimators (nothing else changes): ``compute_advantage`` of
+``verl.trainer.ppo.ray_trainer`` (legacy trainer), of ``verl.trainer.ppo.v1.utils`` and of
+``verl.experimental.separation.ray_trainer``, and ``PPOTrainer._compute_advantage`` of the
+v1 trainer (``trainer.use_v1``, verl's default), which fetches the rows' ``extra_fields``
+from its TransferQueue. Each row's fields come from what its agent loop recorded
+(:class:`TurnwiseEnvAgentLoop` does): ``turnwise_fields`` (``{"anchor": [state key per
+turn], …}``) and ``turnwise_turn_rewards`` (the turns' rewards: when every row has them
+they are the turns' ``reward``, in place of the sums read off the token rewards, which the
+v1 trainer's reward step cannot place per turn; the token rewards still give the
+``outcome``). A method still missing a field stops with turnwise's error naming it.
 
 **Loading in Ray workers.** Installing the ``turnwise`` wheel registers the entry point
 ``verl.plugins: turnwise``; ``import verl`` loads it in every process (verl's default
@@ -36,8 +42,12 @@ state each action was taken in).
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import importlib.abc
 import json
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -120,26 +130,60 @@ def register() -> list[str]:
     return names
 
 
+# Per-row dicts of the batch being estimated, fetched by the v1 trainer's wrapped
+# `_compute_advantage` (its DataProto holds tensors only).
+_PENDING_ROWS: contextvars.ContextVar = contextvars.ContextVar("turnwise_pending_rows", default=None)
+
+
+def _row_dicts(data):
+    """Each row's turnwise fields (``turnwise_fields``, plus ``reward`` from
+    ``turnwise_turn_rewards`` when every row recorded them), from the DataProto's
+    non-tensor columns, else from what the v1 trainer fetched; None when there are none."""
+    ntb = data.non_tensor_batch or {}
+    fields, rewards = ntb.get("turnwise_fields"), ntb.get("turnwise_turn_rewards")
+    if fields is None and rewards is None:
+        pending = _PENDING_ROWS.get()
+        if pending is None or len(pending) != len(data):
+            return None
+        fields = [e.get("turnwise_fields") for e in pending]
+        rewards = [e.get("turnwise_turn_rewards") for e in pending]
+    n = len(data)
+    rows = [dict(f or {}) for f in fields] if fields is not None else [{} for _ in range(n)]
+    if rewards is not None and all(r is not None for r in rewards):
+        for row, r in zip(rows, rewards):
+            row.setdefault("reward", [float(x) for x in r])
+    return rows if any(rows) else None
+
+
 def row_fields(data) -> dict | None:
-    """The per-turn / per-row fields of a verl ``DataProto`` (its
-    ``non_tensor_batch["turnwise_fields"]``, one dict per row) as flat arrays."""
-    rows = data.non_tensor_batch.get("turnwise_fields") if data.non_tensor_batch else None
+    """The per-turn / per-row fields of a verl ``DataProto`` as flat arrays
+    (:func:`turnwise.array_fields`): each row's ``turnwise_fields`` dict and, when every
+    row recorded them, its ``turnwise_turn_rewards`` as ``reward`` (see the module's
+    docs)."""
+    rows = _row_dicts(data)
     if rows is None:
         return None
-    mask = tensors._numpy(data.batch["response_mask"])
-    offsets, _, _ = _turnwise.turn_spans(mask)
-    return tensors.flatten_fields(list(rows), np.diff(offsets))
+    offsets, _, _ = _turnwise.turn_spans(tensors._numpy(data.batch["response_mask"]))
+    return tensors.flatten_fields(rows, np.diff(offsets))
+
+
+def _is_turnwise(adv_estimator) -> bool:
+    return str(getattr(adv_estimator, "value", adv_estimator)).startswith(PREFIX)
 
 
 def compute_advantage(data, adv_estimator, gamma=1.0, lam=1.0, num_repeat=1, norm_adv_by_std_in_grpo=True, config=None):
     """verl's ``compute_advantage`` for ``turnwise_*`` estimators that also passes the
-    rows' ``turnwise_fields``; any other estimator goes to verl's own function."""
+    rows' turnwise fields (:func:`row_fields`); any other estimator goes to verl's own
+    function. The plug-in puts it in verl's place (see the module's docs)."""
     from verl.trainer.ppo import core_algos
-    from verl.trainer.ppo.ray_trainer import compute_advantage as verl_compute_advantage
 
+    if not _is_turnwise(adv_estimator):
+        return _verl_compute_advantage()(data, adv_estimator, gamma, lam, num_repeat, norm_adv_by_std_in_grpo, config)
+    if "response_mask" not in data.batch.keys():
+        from verl.trainer.ppo.ray_trainer import compute_response_mask
+
+        data.batch["response_mask"] = compute_response_mask(data)
     name = getattr(adv_estimator, "value", adv_estimator)
-    if not str(name).startswith(PREFIX):
-        return verl_compute_advantage(data, adv_estimator, gamma, lam, num_repeat, norm_adv_by_std_in_grpo, config)
     fn = core_algos.get_adv_estimator_fn(name)
     adv, ret = fn(
         token_level_rewards=data.batch["token_level_rewards"],
@@ -151,6 +195,105 @@ def compute_advantage(data, adv_estimator, gamma=1.0, lam=1.0, num_repeat=1, nor
     data.batch["advantages"] = adv
     data.batch["returns"] = ret
     return data
+
+
+def _verl_compute_advantage():
+    """verl's own ``ray_trainer.compute_advantage`` (unwrapped)."""
+    from verl.trainer.ppo import ray_trainer
+
+    fn = ray_trainer.compute_advantage
+    return getattr(fn, "__wrapped__", fn)
+
+
+def _wrap_compute_advantage(module):
+    """Puts :func:`compute_advantage` in place of ``module.compute_advantage`` for
+    ``turnwise_*`` estimators (others still reach verl's function)."""
+    original = getattr(module, "compute_advantage", None)
+    if original is None or getattr(original, "_turnwise", False):
+        return
+
+    @functools.wraps(original)
+    def wrapped(data, adv_estimator, *args, **kwargs):
+        if _is_turnwise(adv_estimator):
+            return compute_advantage(data, adv_estimator, *args, **kwargs)
+        return original(data, adv_estimator, *args, **kwargs)
+
+    wrapped._turnwise = True
+    module.compute_advantage = wrapped
+
+
+def _wrap_v1_trainer(module):
+    """Wraps the v1 trainer's ``PPOTrainer._compute_advantage``: for ``turnwise_*``
+    estimators it first fetches the rows' ``extra_fields`` from the TransferQueue (the
+    agent loops' records, which verl does not otherwise read there)."""
+    cls = getattr(module, "PPOTrainer", None)
+    original = getattr(cls, "_compute_advantage", None)
+    if original is None or getattr(original, "_turnwise", False):
+        return
+
+    @functools.wraps(original)
+    def _compute_advantage(self, batch, metrics):
+        if not _is_turnwise(self.config.algorithm.adv_estimator):
+            return original(self, batch, metrics)
+        got = module.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
+        extra = got["extra_fields"]
+        extra = extra.tolist() if hasattr(extra, "tolist") else list(extra)
+        token = _PENDING_ROWS.set([e if isinstance(e, dict) else {} for e in extra])
+        try:
+            return original(self, batch, metrics)
+        finally:
+            _PENDING_ROWS.reset(token)
+
+    _compute_advantage._turnwise = True
+    cls._compute_advantage = _compute_advantage
+
+
+# verl modules whose advantage step the plug-in wraps, and how
+_WRAPS = {
+    "verl.trainer.ppo.ray_trainer": _wrap_compute_advantage,
+    "verl.trainer.ppo.v1.utils": _wrap_compute_advantage,
+    "verl.experimental.separation.ray_trainer": _wrap_compute_advantage,
+    "verl.trainer.ppo.v1.trainer_base": _wrap_v1_trainer,
+}
+
+
+class _WrapOnImport(importlib.abc.MetaPathFinder):
+    """Applies :data:`_WRAPS` to a module right after it is first imported, so that
+    loading the plug-in (in every verl process) imports none of verl's trainers."""
+
+    def find_spec(self, name, path, target=None):
+        wrap = _WRAPS.get(name)
+        if wrap is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_and_wrap(module):
+            exec_module(module)
+            wrap(module)
+
+        loader.exec_module = exec_and_wrap
+        return spec
+
+
+def wrap_dispatch():
+    """Wraps verl's advantage step (:data:`_WRAPS`) in modules already imported, and in
+    the others when they are imported. Idempotent."""
+    for name, wrap in _WRAPS.items():
+        if name in sys.modules:
+            wrap(sys.modules[name])
+    if not any(isinstance(f, _WrapOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _WrapOnImport())
 
 
 def turn_token_rewards(response_mask, turn_rewards, scores):
@@ -195,6 +338,10 @@ def _register_reward_manager():
 
         @classmethod
         def assemble_rm_scores(cls, data, scores):
+            if "response_mask" not in data.batch.keys():
+                # verl's v1 colocated reward step passes no mask: the score on the last
+                # token (the estimators then read the turns' rewards from extra_fields)
+                return super().assemble_rm_scores(data, scores)
             rows = data.non_tensor_batch.get("turnwise_turn_rewards")
             if rows is None:
                 rows = data.non_tensor_batch.get("turn_scores")
@@ -210,11 +357,12 @@ TurnwiseEnvAgentLoop = None
 
 
 def install():
-    """Registers everything turnwise adds to verl: the estimators, the ``turnwise``
-    reward manager and the ``turnwise_env`` agent loop. Idempotent; returns the
-    estimator names."""
+    """Registers everything turnwise adds to verl: the estimators (and the wrap of verl's
+    advantage step that hands them the rows' fields), the ``turnwise`` reward manager and
+    the ``turnwise_env`` agent loop. Idempotent; returns the estimator names."""
     global TurnRewardManager, TurnwiseEnvAgentLoop
     names = register()
+    wrap_dispatch()
     if TurnRewardManager is None:
         TurnRewardManager = _register_reward_manager()
     if TurnwiseEnvAgentLoop is None:

@@ -12,7 +12,8 @@ estimators see. It records, in ``extra_fields``:
 * ``turnwise_turn_rewards``: the environment's reward for each turn (the ``turnwise``
   reward manager puts them on the turns' last tokens);
 * ``turnwise_fields``: ``{"anchor": [state key per turn]}`` (GiGPO's anchor: the state the
-  action was taken in), read by :func:`turnwise.integrations.verl.compute_advantage`.
+  action was taken in), handed to ``turnwise_*`` estimators by the plug-in's wrap of
+  verl's advantage step (:mod:`turnwise.integrations.verl`).
 """
 
 from __future__ import annotations
