@@ -131,6 +131,7 @@ fn compare_is_interrupted_then_continues_and_never_mixes() {
     let m = manifest(&out).unwrap();
     for c in m["cells"].as_array().unwrap() {
         assert_eq!(c["state"], "done", "{c}");
+        assert!(c["cpu_s"].as_f64().is_some_and(|s| s > 0.0), "{c}");
     }
     assert_eq!(m["cells"][0]["attempts"], 1);
     assert_eq!(m["cells"][1]["attempts"], 2);

@@ -44,6 +44,10 @@ pub struct Cell {
     /// Processes started for this cell so far (fresh starts and resumes).
     #[serde(default)]
     pub attempts: u32,
+    /// CPU seconds (user + system) its processes used, over every attempt: unlike wall
+    /// time, this does not grow when other work shares the cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_s: Option<f64>,
     /// The last error, for a failed cell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -126,6 +130,7 @@ mod tests {
                 log: "logs/lmrl-maze-fo/grpo/seed-0.log".into(),
                 state: CellState::Failed,
                 attempts: 2,
+                cpu_s: Some(12.5),
                 error: Some("diverged".into()),
             }],
         };
@@ -134,6 +139,7 @@ mod tests {
         let back = Manifest::read(dir.path()).unwrap();
         assert_eq!(back.cells[0].state, CellState::Failed);
         assert_eq!(back.cells[0].error.as_deref(), Some("diverged"));
+        assert_eq!(back.cells[0].cpu_s, Some(12.5));
         assert_eq!(slug("lmrl/maze-fo"), "lmrl-maze-fo");
     }
 }

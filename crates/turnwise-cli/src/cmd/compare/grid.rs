@@ -83,6 +83,7 @@ pub fn plan(
                             .to_string(),
                         state: CellState::Pending,
                         attempts: 0,
+                        cpu_s: None,
                         error: None,
                     },
                     cfg,

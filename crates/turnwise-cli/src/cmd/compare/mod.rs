@@ -163,6 +163,7 @@ pub fn run(args: Args) -> Result<i32> {
         if let Some(o) = old.get(&c.run) {
             c.state = o.state;
             c.attempts = o.attempts;
+            c.cpu_s = o.cpu_s;
             c.error = o.error.clone();
         }
         let run = dir.join(&c.run);
@@ -243,11 +244,12 @@ pub fn run(args: Args) -> Result<i32> {
             let Some(i) = queue.next() else { break };
             let c = &mut manifest.cells[i];
             let run = dir.join(&c.run);
+            pool::wait_unlocked(&run)?;
             let start = if pool::resumable(&run) {
                 Start::Resume
             } else {
                 if run.exists() {
-                    // Killed before its first checkpoint: nothing to resume, start again.
+                    // Killed before it wrote its configuration: nothing to keep.
                     std::fs::remove_dir_all(&run)
                         .with_context(|| format!("clearing {}", run.display()))?;
                 }
@@ -286,12 +288,13 @@ pub fn run(args: Args) -> Result<i32> {
         std::thread::sleep(Duration::from_millis(200));
         let mut k = 0;
         while k < running.len() {
-            let Some(status) = running[k].child.try_wait()? else {
+            let Some((status, cpu)) = pool::try_reap(&running[k])? else {
                 k += 1;
                 continue;
             };
             let r = running.swap_remove(k);
             let c = &mut manifest.cells[r.cell];
+            c.cpu_s = Some(c.cpu_s.unwrap_or(0.0) + cpu);
             let run = dir.join(&c.run);
             let finished = runfile::is_run(&run) && runfile::read(&run)?.finished();
             let secs = r.started.elapsed().as_secs_f64();
@@ -300,7 +303,7 @@ pub fn run(args: Args) -> Result<i32> {
                 c.error = None;
                 let score = runfile::read(&run)?.last_score();
                 eprintln!(
-                    "compare: done {} {} seed {}: final score {} ({secs:.0} s)",
+                    "compare: done {} {} seed {}: final score {} ({secs:.0} s wall, {cpu:.0} s CPU)",
                     c.env,
                     c.method,
                     c.seed,

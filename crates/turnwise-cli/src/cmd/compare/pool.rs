@@ -80,6 +80,33 @@ pub fn spawn(
     })
 }
 
+/// Reaps the child if it has exited: its exit status and the CPU seconds (user + system)
+/// it used (`wait4`'s resource usage; std's `try_wait` does not report it).
+pub fn try_reap(r: &Running) -> Result<Option<(std::process::ExitStatus, f64)>> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4(2) fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4(2) on our own child's pid with valid pointers.
+    let pid = unsafe {
+        libc::wait4(
+            r.child.id() as libc::pid_t,
+            &mut status,
+            libc::WNOHANG,
+            &mut usage,
+        )
+    };
+    match pid {
+        0 => Ok(None),
+        p if p < 0 => Err(std::io::Error::last_os_error()).context("waiting for a training"),
+        _ => {
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            let cpu = secs(usage.ru_utime) + secs(usage.ru_stime);
+            Ok(Some((std::process::ExitStatus::from_raw(status), cpu)))
+        }
+    }
+}
+
 /// Sends SIGINT to a child (it finishes its step, saves and exits).
 pub fn interrupt(r: &Running) {
     // SAFETY: kill(2) on our own child's pid.
@@ -97,11 +124,30 @@ pub fn last_error(log: &Path) -> Option<String> {
         .map(|l| l.trim_start_matches("error:").trim().to_owned())
 }
 
-/// Whether a run folder has a checkpoint to resume from.
+/// Whether a run folder holds a run `turnwise train --resume` can continue (from its
+/// newest intact checkpoint, or from the start when it was killed during the warm start).
 pub fn resumable(run: &Path) -> bool {
-    let Ok(rd) = std::fs::read_dir(run.join("checkpoints")) else {
-        return false;
+    run.join("config.toml").is_file()
+}
+
+/// Waits until no trainer holds the run folder's lock (`RUN/.lock`): a child of an earlier
+/// compare that was killed saves its step before it exits.
+pub fn wait_unlocked(run: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::File::open(run.join(turnwise_train::train::run_dir::LOCK_FILE)) else {
+        return Ok(());
     };
-    rd.filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().starts_with("step-") && e.path().is_dir())
+    let mut told = false;
+    // SAFETY: flock(2) on a descriptor we own; released when `f` closes.
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if !told {
+            eprintln!(
+                "compare: {} is still held by a trainer; waiting for it to save and exit",
+                run.display()
+            );
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    Ok(())
 }
