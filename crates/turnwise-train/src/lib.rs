@@ -6,6 +6,7 @@
 //! Data flows env → rollout → Trajectory → credit → loss → optimizer → policy.
 
 pub mod config;
+pub mod curricula;
 pub mod loss;
 pub mod optim;
 pub mod policy;

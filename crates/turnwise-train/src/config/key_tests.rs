@@ -54,7 +54,7 @@ const ROWS: &[Row] = &[
     row(
         "env.history",
         &["\"some\"", "1"],
-        &["\"full\"", "\"last-k\""],
+        &["\"full\"", "\"last-k\"", "\"mem1\""],
     ),
     row("env.history_k", &["-1", "16777217"], &["0", "8"]),
     row("model.path", &["\"/nonexistent/model\"", "1"], &["\"\""]),
@@ -88,7 +88,11 @@ const ROWS: &[Row] = &[
         &["\"trloo\"", "\"gigpo\""],
     ),
     row("credit.params", &["{epss = 1}", "3"], &["{}"]),
-    row("loss.objective", &["\"dpo\""], &["\"ppo\"", "\"disco\""]),
+    row(
+        "loss.objective",
+        &["\"dpo\"", "\"ta_lpo\""],
+        &["\"ppo\"", "\"disco\"", "\"ta-lpo\""],
+    ),
     row(
         "loss.clip_low",
         &["-0.1", "1", "nan", "inf"],
@@ -144,6 +148,35 @@ const ROWS: &[Row] = &[
     row("loss.epo.max_epochs", &["0", "-150"], &["1", "150"]),
     row("loss.over_turn_mask", &["1"], &["true"]),
     row("loss.disco.tau", &["0", "-1", "nan"], &["10", "0.5"]),
+    row(
+        "loss.ta_lpo.alpha_start",
+        &["0", "-1", "nan"],
+        &["2", "0.1"],
+    ),
+    row("loss.ta_lpo.alpha_end", &["0", "-1", "inf"], &["1", "3"]),
+    row("loss.ta_lpo.beta_start", &["0", "-0.6", "nan"], &["0.6"]),
+    row("loss.ta_lpo.beta_end", &["0", "-1", "inf"], &["0.3", "1"]),
+    row(
+        "curricula.dynamic_sampling",
+        &["\"yes\"", "1"],
+        &["true", "false"],
+    ),
+    row(
+        "curricula.max_sample_rounds",
+        &["0", "-1", "1025", "\"many\""],
+        &["1", "4", "1024"],
+    ),
+    row("curricula.exit", &["\"on\"", "0"], &["true", "false"]),
+    row(
+        "curricula.exit_prob",
+        &["-0.1", "1.5", "nan"],
+        &["0", "0.5", "1"],
+    ),
+    row(
+        "curricula.exit_buffer",
+        &["0", "-3", "1048577"],
+        &["1", "256"],
+    ),
     row("loss.disco.basic", &["\"no\""], &["true"]),
     row(
         "loss.disco.scoring",

@@ -64,6 +64,7 @@ pub const RULES: &[(&str, OnResume)] = &[
     ("sft", SFT),
     ("checkpoint", Mutable),
     ("eval", Mutable),
+    ("curricula", Mutable),
 ];
 
 /// The rule of `key` (keys no rule names are refused: not known to be safe).

@@ -29,6 +29,8 @@ pub struct Config {
     pub checkpoint: CheckpointConfig,
     /// Evaluation.
     pub eval: EvalConfig,
+    /// What the trainer samples and remembers (dynamic sampling, …).
+    pub curricula: super::CurriculaConfig,
 }
 
 /// `[run]`: seeds, output, length and budgets.
@@ -70,6 +72,10 @@ pub enum HistoryMode {
     Full,
     /// Only the last `history_k` turns before the current observation.
     LastK,
+    /// MEM1 (Zhou et al. 2025): the task's first observation, the previous action (which
+    /// carries the agent's internal state) and the current observation; everything older
+    /// is consolidated away, so the context stays bounded however long the episode.
+    Mem1,
 }
 
 /// `[env]`: the environment and how episodes are grouped.
@@ -192,6 +198,10 @@ pub enum Objective {
     Ppo,
     /// DisCO's discriminative constrained objective (§10); reads outcomes, not advantages.
     Disco,
+    /// The temporally-aware drift objective (TA-LPO; `loss::drift`): ρ·A minus a drift
+    /// whose tolerances move with the training progress.
+    #[serde(rename = "ta-lpo")]
+    TaLpo,
 }
 
 /// `[loss.disco]`: DisCO settings (§10; released-script defaults).
@@ -226,7 +236,7 @@ impl Default for DiscoConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LossConfig {
-    /// `ppo` (clip family) or `disco`.
+    /// `ppo` (clip family), `disco` or `ta-lpo`.
     pub objective: Objective,
     /// ε_low of the clip.
     pub clip_low: f64,
@@ -254,6 +264,8 @@ pub struct LossConfig {
     pub over_turn_mask: bool,
     /// DisCO settings (objective = "disco").
     pub disco: DiscoConfig,
+    /// Temporally-aware drift settings (objective = "ta-lpo").
+    pub ta_lpo: crate::loss::drift::DriftConfig,
 }
 
 impl Default for LossConfig {
@@ -273,6 +285,7 @@ impl Default for LossConfig {
             epo: None,
             over_turn_mask: false,
             disco: DiscoConfig::default(),
+            ta_lpo: Default::default(),
         }
     }
 }

@@ -164,6 +164,7 @@ pub fn validate(c: &Config) -> Result<(), String> {
     k.at_least("checkpoint.keep", c.checkpoint.keep as i128, 1);
     k.at_least("eval.episodes", c.eval.episodes as i128, 1);
     k.at_least("eval.max_turns", c.eval.max_turns as i128, 1);
+    super::curricula::validate(c, &mut k);
     k.finish()
 }
 

@@ -5,6 +5,7 @@
 
 pub mod agg;
 pub mod disco;
+pub mod drift;
 pub mod epo;
 pub mod kl;
 pub mod ppo;
@@ -91,6 +92,9 @@ pub struct PolicyLossSpec {
     pub entropy_coef: f64,
     /// EPO smoothing: settings and the history H̄ (None: plain entropy bonus).
     pub epo: Option<(epo::EpoSmoothing, Vec<f64>)>,
+    /// The temporally-aware drift objective and the training progress in [0, 1], replacing
+    /// the clipped surrogate (None: the PPO clip family).
+    pub drift: Option<(drift::DriftConfig, f64)>,
 }
 
 /// The parts of the actor loss of one micro-batch.
@@ -121,7 +125,10 @@ pub fn policy_loss(rows: &Rows, spec: &PolicyLossSpec, norm: &Normaliser) -> Los
         },
         None => Clip::uniform(spec.clip_low, spec.clip_high, spec.dual_clip),
     };
-    let (pg, active) = ppo::clipped_surrogate(&rho, &rows.adv, &clip);
+    let (pg, active) = match &spec.drift {
+        Some((d, progress)) => drift::drift_surrogate(&rho, &rows.adv, d, *progress),
+        None => ppo::clipped_surrogate(&rho, &rows.adv, &clip),
+    };
     let pg_loss = aggregate(&pg, &rows.mask, norm);
     let clipped_tokens = (active * &rows.mask).sum(Kind::Double).double_value(&[]);
     let mut loss = pg_loss.shallow_clone();

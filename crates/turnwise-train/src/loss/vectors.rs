@@ -179,6 +179,7 @@ fn policy_loss_case(case: &Case) -> Result<Value, String> {
         kl: p.kl_kind.map(|k| (k, p.kl_coef)),
         entropy_coef: p.entropy_coef,
         epo: None,
+        drift: None,
     };
     let norm = Normaliser::from_counts(p.agg, &d.counts, p.max_len);
     let terms = policy_loss(&rows, &spec, &norm);

@@ -127,6 +127,7 @@ impl Trainer {
             .collect();
         let step = state.step;
         let trainer = Trainer {
+            curricula: crate::curricula::collect::CurriculaState::new(&cfg),
             cfg,
             out: dir.to_path_buf(),
             policy,

@@ -47,6 +47,8 @@ pub struct Trainer {
     pub opt: AdamW,
     /// Step counters and histories.
     pub state: TrainerState,
+    /// What the curricula keep between steps (ExIt's buffer).
+    pub curricula: crate::curricula::collect::CurriculaState,
     pub(super) started: Instant,
     pub(super) dir: RunDir,
 }
@@ -185,6 +187,7 @@ impl Trainer {
             ..Default::default()
         };
         let mut t = Trainer {
+            curricula: crate::curricula::collect::CurriculaState::new(&cfg),
             cfg,
             out,
             policy,

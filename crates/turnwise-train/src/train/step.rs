@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use serde::Serialize;
-use turnwise_core::seed::{self, Split};
+use turnwise_core::seed;
 use turnwise_core::{jsonl, Batch};
 use turnwise_credit::output::Extra;
 use turnwise_credit::registry;
@@ -59,6 +59,18 @@ pub struct StepMetrics {
     pub env_steps_per_s: f64,
     /// Seconds since the job started.
     pub elapsed_s: f64,
+    /// Dynamic sampling: groups dropped for equal outcomes this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_groups: Option<usize>,
+    /// Dynamic sampling: sampling rounds this step (1: no refill).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_rounds: Option<usize>,
+    /// ExIt: groups restarted from the buffer this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_restarts: Option<usize>,
+    /// ExIt: restart points in the buffer after the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_buffer: Option<usize>,
 }
 
 impl Trainer {
@@ -66,22 +78,22 @@ impl Trainer {
     pub fn step(&mut self) -> Result<StepMetrics> {
         let cfg = &self.cfg;
         let s = self.state.step;
-        let g = cfg.env.group_size;
-        let n_tasks = cfg.env.tasks_per_step;
-        let seeds: Vec<u64> = (0..n_tasks as u64)
-            .map(|i| seed::task_seed(cfg.run.seed, Split::Train, s * n_tasks as u64 + i))
-            .collect();
         let t0 = Instant::now();
-        let envs = make_envs(cfg, g * n_tasks, &[])?;
-        let stop = super::envs::STYLE.end_of_action(&*envs[0]);
+        let probe = make_envs(cfg, 1, &[])?.remove(0);
+        let stop = super::envs::STYLE.end_of_action(&*probe);
         let spec = rollout_spec(cfg, &self.policy, Some(stop), cfg.env.max_turns, false);
         let mut rng = seed::rng(cfg.run.seed, 0x1000_0000 + s);
-        let (groups, rstats) =
-            crate::rollout::collect(&self.policy, envs, &seeds, &cfg.env.name, &spec, &mut rng)?;
+        let (groups, rstats, cur) = crate::curricula::collect::collect_step(
+            cfg,
+            &self.policy,
+            s,
+            &spec,
+            &mut rng,
+            &mut self.curricula,
+        )?;
         let mut batch = Batch { groups };
         let rollout_s = t0.elapsed().as_secs_f64();
         if needs_gold(&cfg.credit.method) {
-            let probe = make_envs(cfg, 1, &[])?.remove(0);
             let format = |g: &str| super::envs::STYLE.format_action(&*probe, g);
             super::gold::annotate(
                 &mut batch,
@@ -187,6 +199,10 @@ impl Trainer {
             gen_tokens_per_s: played.tokens_per_s,
             env_steps_per_s: played.env_steps_per_s,
             elapsed_s: self.elapsed(),
+            dropped_groups: cur.fill.map(|f| f.dropped),
+            sample_rounds: cur.fill.map(|f| f.rounds),
+            exit_restarts: cur.exit.map(|e| e.0),
+            exit_buffer: cur.exit.map(|e| e.1),
         };
         append_line(&self.out.join("metrics.jsonl"), &serde_json::to_string(&m)?)?;
         Ok(m)

@@ -151,6 +151,8 @@ pub fn loss_spec(cfg: &Config, history: &[f64], step: u64) -> PolicyLossSpec {
                 history.to_vec(),
             )
         }),
+        drift: (l.objective == Objective::TaLpo)
+            .then(|| (l.ta_lpo, step as f64 / cfg.run.steps.max(1) as f64)),
     }
 }
 
