@@ -155,8 +155,12 @@ def main():
         return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    out = os.path.abspath(sys.argv[1])
-    if os.path.exists(os.path.join(out, "llama", "reference.json")):
+    build_atomically(os.path.abspath(sys.argv[1]), "llama/reference.json", build)
+
+
+def build_atomically(out, marker, build):
+    """Runs build(tmp) and renames tmp to out, unless out/marker exists: out appears whole."""
+    if os.path.exists(os.path.join(out, marker)):
         return
     tmp = f"{out}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,10 @@
 //! `turnwise model ...` end to end on a random `transformers` checkpoint built by
 //! scripts/make_parity_fixtures.py (venv python; nothing downloaded).
 
+mod common;
+
+use common::turnwise_clean as turnwise;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,19 +25,6 @@ fn fixtures() -> PathBuf {
         assert!(ok.success());
     }
     dir
-}
-
-fn turnwise(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_turnwise"))
-        .args(args)
-        .env_clear()
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //!
 //! The policy: a decoder-only transformer in the Llama / Qwen2 layout on libtorch,
 //! loaded from and saved to Hugging Face checkpoint folders, its tokenizer, batched
-//! sampling with a KV cache, teacher-forced scoring for training, and LoRA adapters.
+//! sampling with a KV cache, teacher-forced scoring for training, and LoRA adapters; GGUF
+//! files load wherever a folder does.
 //! See docs/model.md.
 
 pub mod checkpoint;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod cuda;
 pub mod device;
 pub mod error;
+pub mod gguf;
 pub mod logprobs;
 pub mod lora;
 pub mod memory;

@@ -1,8 +1,10 @@
-//! `turnwise model`: score token ids, sample text, create from-scratch checkpoints.
+//! `turnwise model`: score token ids, sample text, create from-scratch checkpoints, convert
+//! GGUF files to Hugging Face folders. `--model` takes a folder or a `.gguf` file.
 
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use turnwise_model::tokenizer::Tokenizer;
 use turnwise_model::{parse_device, DType, ModelConfig, Policy, SamplingConfig};
 
 /// Subcommands of `turnwise model`.
@@ -14,12 +16,15 @@ pub enum Model {
     Generate(GenerateArgs),
     /// Write a freshly initialised model folder from a preset.
     Init(InitArgs),
+    /// Write a GGUF file as a Hugging Face folder (config.json, model.safetensors,
+    /// tokenizer.json, tokenizer_config.json with the chat template, generation_config.json).
+    Convert(ConvertArgs),
 }
 
 /// Where the model lives and how it runs.
 #[derive(clap::Args)]
 pub struct Runtime {
-    /// Hugging Face model folder (config.json, model.safetensors or shards).
+    /// Hugging Face model folder (config.json, model.safetensors or shards) or GGUF file.
     #[arg(long)]
     model: PathBuf,
     /// cpu, cuda or cuda:N.
@@ -102,6 +107,20 @@ pub struct InitArgs {
     seed: u64,
 }
 
+/// Arguments of `turnwise model convert`.
+#[derive(clap::Args)]
+pub struct ConvertArgs {
+    /// The GGUF file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Output folder (created; its weight and tokenizer files are replaced atomically).
+    #[arg(long)]
+    out: PathBuf,
+    /// Weight dtype written: f32 (the dequantised values exactly) or bf16.
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+}
+
 /// Runs the command; returns the exit status.
 pub fn run(cmd: Model) -> Result<i32> {
     tch::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()) as i32);
@@ -113,6 +132,7 @@ pub fn run(cmd: Model) -> Result<i32> {
         }
         Model::Generate(a) => generate(a)?,
         Model::Init(a) => init(a)?,
+        Model::Convert(a) => convert(a)?,
     }
     Ok(0)
 }
@@ -122,15 +142,16 @@ fn load_tokenizer(path: &Path) -> Result<tokenizers::Tokenizer> {
 }
 
 fn generate(a: GenerateArgs) -> Result<()> {
+    let hf = Tokenizer::from_dir(&a.rt.model)?;
     let policy = a.rt.load()?;
-    let tok = load_tokenizer(&a.rt.model.join("tokenizer.json"))?;
-    let enc = tok
-        .encode(a.prompt.as_str(), false)
+    let prompt = hf
+        .encode(&a.prompt)
         .map_err(|e| anyhow::anyhow!("encoding --prompt: {e}"))?;
-    let prompt = enc.get_ids().to_vec();
+    let tok = hf.inner();
     anyhow::ensure!(!prompt.is_empty(), "option `prompt`: encodes to no tokens");
     let mut stop_tokens = a.stop_token.clone();
     stop_tokens.extend(policy.config.eos_token_ids());
+    stop_tokens.extend(hf.special().stop_ids.iter().copied());
     let cfg = SamplingConfig {
         max_new_tokens: a.max_new_tokens,
         temperature: a.temperature,
@@ -141,7 +162,7 @@ fn generate(a: GenerateArgs) -> Result<()> {
         seed: a.seed,
     };
     let prompts = vec![prompt.clone(); a.num_samples.max(1)];
-    let gens = policy.generate(&prompts, &cfg, Some(&tok))?;
+    let gens = policy.generate(&prompts, &cfg, Some(tok))?;
     for g in gens {
         let text = tok
             .decode(&g.tokens, true)
@@ -176,6 +197,38 @@ fn init(a: InitArgs) -> Result<()> {
         "wrote {} ({} parameters)",
         a.out.display(),
         policy.config.num_parameters()
+    );
+    Ok(())
+}
+
+/// GGUF → Hugging Face folder: the dequantised weights (LoRA-free, Q/K unpermuted) in `dtype`,
+/// `config.json` in both rope layouts, and the tokenizer rebuilt from the metadata.
+fn convert(a: ConvertArgs) -> Result<()> {
+    anyhow::ensure!(
+        turnwise_model::gguf::is_gguf(&a.model),
+        "option `model`: {} is not a GGUF file",
+        a.model.display()
+    );
+    let dtype = DType::parse(&a.dtype)?;
+    anyhow::ensure!(dtype != DType::F64, "option `dtype`: f32 or bf16");
+    let tok = Tokenizer::from_dir(&a.model)?;
+    let policy = Policy::load(&a.model, tch::Device::Cpu, dtype)?;
+    policy.save(&a.out)?;
+    tok.save_dir(&a.out)?;
+    let special = tok.special();
+    let gen = json!({
+        "bos_token_id": special.bos,
+        "eos_token_id": special.stop_ids,
+        "pad_token_id": special.pad,
+    });
+    let path = a.out.join("generation_config.json");
+    turnwise_core::jsonl::write_atomic(&path, serde_json::to_string_pretty(&gen)?.as_bytes())
+        .with_context(|| path.display().to_string())?;
+    eprintln!(
+        "wrote {} ({} parameters, {})",
+        a.out.display(),
+        policy.config.num_parameters(),
+        dtype.hf_name()
     );
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `turnwise tokenizer`: train a byte-level BPE tokenizer on environment text
-//! (`tokenizer train`) and inspect how a tokenizer folder splits text (`tokenizer encode`).
+//! (`tokenizer train`), inspect how a tokenizer folder splits text (`tokenizer encode`) and
+//! render chat messages with a model's template (`tokenizer chat`).
 //! See docs/tokenizer.md.
 
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ enum Sub {
     Train(TrainArgs),
     /// Print the ids and tokens of a text under a tokenizer folder.
     Encode(EncodeArgs),
+    /// Render a list of `{"role", "content"}` messages with the model's chat template and
+    /// print `{"ids": [...], "text": "..."}` (the ids of `apply_chat_template(tokenize=True)`).
+    Chat(ChatArgs),
 }
 
 #[derive(clap::Args)]
@@ -47,11 +51,25 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct EncodeArgs {
-    /// Tokenizer folder (tokenizer.json, tokenizer_config.json).
-    #[arg(long)]
+    /// Tokenizer folder (tokenizer.json, tokenizer_config.json) or GGUF file.
+    #[arg(long, visible_alias = "model")]
     dir: PathBuf,
     /// Text to encode.
     text: String,
+}
+
+#[derive(clap::Args)]
+struct ChatArgs {
+    /// Model or tokenizer folder, or GGUF file.
+    #[arg(long, visible_alias = "dir")]
+    model: PathBuf,
+    /// JSON file: a list of messages, each an object with a string `role` and a `content`
+    /// (other keys, e.g. `tool_calls`, are passed to the template as they are).
+    #[arg(long)]
+    messages: PathBuf,
+    /// End with the template's generation prompt (the start of an assistant message).
+    #[arg(long)]
+    generation_prompt: bool,
 }
 
 /// Runs the command; returns the exit status.
@@ -59,6 +77,7 @@ pub fn run(args: Args) -> Result<i32> {
     match args.command {
         Sub::Train(a) => train(a),
         Sub::Encode(a) => encode(a),
+        Sub::Chat(a) => chat(a),
     }
 }
 
@@ -102,5 +121,47 @@ fn encode(a: EncodeArgs) -> Result<i32> {
         let t = tok.id_to_token(id).unwrap_or_default();
         println!("{id}\t{t}\t{:?}", tok.decode(&[id])?);
     }
+    Ok(0)
+}
+
+/// Reads a messages file, naming the file and the message index of anything malformed.
+fn read_messages(path: &std::path::Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let list = v
+        .as_array()
+        .with_context(|| format!("{}: expected a JSON list of messages", path.display()))?;
+    for (i, m) in list.iter().enumerate() {
+        let ok_role = m.get("role").is_some_and(serde_json::Value::is_string);
+        anyhow::ensure!(
+            ok_role,
+            "{}: message {i}: key `role` must be a string",
+            path.display()
+        );
+        let content = m.get("content").unwrap_or(&serde_json::Value::Null);
+        anyhow::ensure!(
+            content.is_string() || content.is_null() || content.is_array(),
+            "{}: message {i}: key `content` must be a string",
+            path.display()
+        );
+    }
+    Ok(v)
+}
+
+fn chat(a: ChatArgs) -> Result<i32> {
+    let messages = read_messages(&a.messages)?;
+    let tok = Tokenizer::from_dir(&a.model)?;
+    let tpl = tok
+        .chat_template()
+        .with_context(|| format!("{}: no chat template", a.model.display()))?;
+    let text = tpl
+        .render_json(&serde_json::json!({
+            "messages": messages,
+            "add_generation_prompt": a.generation_prompt,
+        }))
+        .with_context(|| format!("{}: rendering {}", a.model.display(), a.messages.display()))?;
+    let ids = tok.encode(&text)?;
+    println!("{}", serde_json::json!({ "ids": ids, "text": text }));
     Ok(0)
 }

@@ -1,4 +1,4 @@
-//! Shared by the trainer's command-line tests.
+//! Shared by the command-line tests.
 
 #![allow(dead_code)]
 
@@ -26,4 +26,18 @@ pub fn turnwise(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Runs `turnwise ARGS` with an empty environment: (success, stdout, stderr).
+pub fn turnwise_clean(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_turnwise"))
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }

@@ -124,10 +124,18 @@ impl Policy {
         Self::build(config, device, dtype, src)
     }
 
-    /// Loads a Hugging Face folder (`config.json` + `model.safetensors` or shards).
+    /// Loads a Hugging Face folder (`config.json` + `model.safetensors` or shards) or a GGUF
+    /// file (quantised tensors dequantised, then converted to `dtype`).
     pub fn load(dir: &Path, device: Device, dtype: DType) -> Result<Self> {
-        let config = ModelConfig::from_file(&dir.join("config.json"))?;
-        let mut tensors = checkpoint::read_dir(dir)?;
+        let (config, mut tensors) = if crate::gguf::is_gguf(dir) {
+            let file = crate::gguf::GgufFile::open(dir)?;
+            let config = crate::gguf::model::config(&file)?;
+            let tensors = crate::gguf::model::tensors(&file, &config)?;
+            (config, tensors)
+        } else {
+            let config = ModelConfig::from_file(&dir.join("config.json"))?;
+            (config, checkpoint::read_dir(dir)?)
+        };
         let policy = Self::build(
             config,
             device,

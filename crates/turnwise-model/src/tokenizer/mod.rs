@@ -13,6 +13,7 @@ mod pyjson;
 mod special;
 mod stream;
 mod train;
+mod turns;
 
 use std::path::Path;
 
@@ -22,6 +23,7 @@ pub use error::{Result, TokenizerError};
 pub use special::SpecialTokens;
 pub use stream::{IncrementalDecoder, StopStrings};
 pub use train::{PreTokenizerKind, TrainOptions, CHATML_TEMPLATE};
+pub use turns::{ChatPiece, ChatTurns};
 
 use error::{io, tk};
 
@@ -47,8 +49,21 @@ impl std::fmt::Debug for Tokenizer {
 impl Tokenizer {
     /// Loads a tokenizer folder: `tokenizer.json` plus, where present, `tokenizer_config.json`,
     /// `config.json` and `generation_config.json`.
+    /// A GGUF file is accepted too: its tokenizer and chat template are rebuilt from the
+    /// `tokenizer.*` metadata.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
+        if crate::gguf::is_gguf(dir) {
+            return crate::gguf::GgufFile::open(dir)
+                .and_then(|f| crate::gguf::tokenizer::tokenizer(&f))
+                .map_err(|e| TokenizerError::Parse {
+                    path: dir.to_path_buf(),
+                    message: match e {
+                        crate::error::ModelError::Checkpoint { message, .. } => message,
+                        other => other.to_string(),
+                    },
+                });
+        }
         let inner = load_tokenizer_json(&dir.join("tokenizer.json"))?;
         let cfg_path = dir.join("tokenizer_config.json");
         let config = if cfg_path.is_file() {

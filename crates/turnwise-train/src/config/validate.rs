@@ -202,9 +202,9 @@ fn model_keys(c: &Config, k: &mut Checks) {
         let p = Path::new(&m.path);
         k.require(
             "model.path",
-            p.join("config.json").is_file(),
+            p.join("config.json").is_file() || (p.is_file() && turnwise_model::gguf::is_gguf(p)),
             format!(
-                "{} is not a model folder (no config.json); empty: a new model from model.preset",
+                "{} is neither a model folder (no config.json) nor a GGUF file; empty: a new model from model.preset",
                 p.display()
             ),
         );

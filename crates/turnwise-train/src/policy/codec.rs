@@ -20,8 +20,14 @@ pub enum PolicyTokenizer {
 
 impl PolicyTokenizer {
     /// Reads `dir/tokenizer.json`: the word vocabulary when its `model.type` is
-    /// `turnwise-word`, a Hugging Face tokenizer otherwise.
+    /// `turnwise-word`, a Hugging Face tokenizer otherwise; a GGUF file's tokenizer is rebuilt
+    /// from its metadata.
     pub fn from_dir(dir: &Path) -> Result<Self> {
+        if turnwise_model::gguf::is_gguf(dir) {
+            let hf = turnwise_model::tokenizer::Tokenizer::from_dir(dir)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            return Ok(PolicyTokenizer::Hf(Box::new(hf)));
+        }
         let p = dir.join("tokenizer.json");
         let text =
             std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
@@ -98,6 +104,19 @@ impl PolicyTokenizer {
         match self {
             PolicyTokenizer::Word(_) => Some(super::tokenizer::BOS),
             PolicyTokenizer::Hf(t) => t.special().bos,
+        }
+    }
+
+    /// The chat-format view of a Hugging Face tokenizer (`env.format = "chat"`): an error
+    /// for the word vocabulary or a tokenizer without a usable chat template.
+    pub fn chat_turns(&self) -> Result<turnwise_model::tokenizer::ChatTurns<'_>> {
+        match self {
+            PolicyTokenizer::Word(_) => anyhow::bail!(
+                "env.format = \"chat\" needs a pretrained model with a chat template (model.path); the word vocabulary has none"
+            ),
+            PolicyTokenizer::Hf(t) => t
+                .chat_turns()
+                .map_err(|e| anyhow::anyhow!("env.format = \"chat\": {e}")),
         }
     }
 
