@@ -155,6 +155,9 @@ pub struct TrajectoryExt {
     /// environment has one (gold-answer methods score it; PBSD conditions its teacher on
     /// it).
     pub gold_answer: Option<String>,
+    /// The observation after the last action of a truncated trajectory (the state s_T a
+    /// critic bootstraps from), when the environment gave one.
+    pub final_observation: Option<Text>,
 }
 
 /// One episode: the turns of one policy rollout on one task.

@@ -244,6 +244,8 @@ pub(crate) struct TrajectoryWire {
     bootstrap_value_high: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gold_answer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    final_observation: Option<TextWire>,
 }
 
 impl TrajectoryWire {
@@ -273,6 +275,10 @@ impl TrajectoryWire {
             bootstrap_value: self.bootstrap_value,
             bootstrap_value_high: self.bootstrap_value_high,
             gold_answer: self.gold_answer,
+            final_observation: self.final_observation.map(|o| Text {
+                text: o.text,
+                token_ids: o.token_ids,
+            }),
         };
         Ok(Trajectory {
             id: self.id,
@@ -305,6 +311,11 @@ impl TrajectoryWire {
             bootstrap_value: e.bootstrap_value,
             bootstrap_value_high: e.bootstrap_value_high,
             gold_answer: e.gold_answer.clone(),
+            final_observation: e.final_observation.as_ref().map(|o| TextWire {
+                text: o.text.clone(),
+                token_ids: o.token_ids.clone(),
+                logprobs: Vec::new(),
+            }),
         }
     }
 }
