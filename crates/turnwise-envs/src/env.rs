@@ -30,9 +30,28 @@ pub struct Info {
     /// Token F1 of the answer given in this step (tool environments; MatchTIR's
     /// `answer_f1`), `None` when the step gave no answer.
     pub answer_f1: Option<f64>,
+    /// Task progress after the step, in [0, 1] (1: solved), where the environment defines
+    /// one (PRE-GRPO's and MAPO's per-turn quality `score`; each environment documents
+    /// its measure in `docs/environments.md`).
+    pub progress: Option<f64>,
+    /// The subgoal the agent is on after the step (hierarchical methods: HiPER starts a
+    /// new segment when it changes), where the environment defines subgoals.
+    pub subgoal: Option<u32>,
+    /// The answer the step gave, where it is not the action text itself (single-answer
+    /// tasks whose answer sits inside a longer action); `None`: the action is the answer.
+    pub answer: Option<Text>,
     /// Why the environment could not run the step (a remote server that timed out or
     /// died); such a step is `truncated` and the episode is recorded as failed.
     pub error: Option<Text>,
+}
+
+/// Progress milestones that mark subgoals where an environment has no subgoals of its own:
+/// each quarter of the task's progress ([`Info::progress`]) is one.
+pub const MILESTONES: u32 = 4;
+
+/// The progress milestone `p` has reached: `⌊4·p⌋` for `p` in [0, 1].
+pub fn milestone(p: f64) -> u32 {
+    (p.clamp(0.0, 1.0) * MILESTONES as f64).floor() as u32
 }
 
 /// How a policy writes an action in an environment's own (faithful) format.
@@ -126,6 +145,15 @@ pub trait Env: Send {
     /// `reset`, for the whole episode.
     fn gold_action(&self) -> Option<String> {
         None
+    }
+
+    /// The credit-method input fields (`docs/formats.md` wire names) this environment's
+    /// steps give the trainer: `score` (from [`Info::progress`]), `subgoal` and `switch`
+    /// (from [`Info::subgoal`]), `valid`, `answer` and `correct` (graded single-answer
+    /// attempts: the parsed action or [`Info::answer`], `action_valid`, `success`),
+    /// `tool_calls`, `answer_f1` and `gt_tool_calls` (tool environments). Default: none.
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// The ground-truth tool-call trace of the task (MatchTIR's `gt_tool_calls`): the calls

@@ -40,6 +40,8 @@ pub struct FrozenLake {
     pub slippery: bool,
     map: Vec<u8>,
     pos: usize,
+    /// Distance of the start cell to the goal (the progress measure's denominator).
+    start_dist: usize,
     rng: Rng,
     /// Memo of [`FrozenLake::turn_value`] for the current map.
     memo: RefCell<HashMap<(u8, u8, u8, u8), TurnChoice>>,
@@ -65,6 +67,7 @@ impl FrozenLake {
             slippery: true,
             map: vec![],
             pos: 0,
+            start_dist: 0,
             rng: episode_rng("", 0),
             memo: RefCell::new(HashMap::new()),
         }
@@ -139,6 +142,31 @@ impl FrozenLake {
     /// The current cell.
     pub fn position(&self) -> usize {
         self.pos
+    }
+
+    /// Moves from `from` to the goal over frozen cells (holes avoided, slipping ignored);
+    /// `None` from a hole or when the goal cannot be reached.
+    pub fn distance_to_goal(&self, from: usize) -> Option<usize> {
+        let n = self.size;
+        if self.map.get(from) == Some(&HOLE) {
+            return None;
+        }
+        let mut dist = vec![usize::MAX; n * n];
+        let mut queue = std::collections::VecDeque::from([from]);
+        dist[from] = 0;
+        while let Some(s) = queue.pop_front() {
+            if self.map[s] == GOAL {
+                return Some(dist[s]);
+            }
+            for a in 0..4 {
+                let t = self.next(s, a);
+                if self.map[t] != HOLE && dist[t] == usize::MAX {
+                    dist[t] = dist[s] + 1;
+                    queue.push_back(t);
+                }
+            }
+        }
+        None
     }
 
     fn reachable(&self, map: &[u8], start: usize) -> bool {
@@ -220,6 +248,22 @@ impl FrozenLake {
 }
 
 impl Game for FrozenLake {
+    /// The fraction of the start's distance to the goal covered, `max(0, 1 − d/d0)`,
+    /// distances over frozen cells ignoring slips (0 in a hole, 1 at the goal).
+    fn progress(&self) -> Option<f64> {
+        if self.map.is_empty() {
+            return None;
+        }
+        let d0 = self.start_dist.max(1) as f64;
+        Some(match self.distance_to_goal(self.pos) {
+            Some(d) => (1.0 - d as f64 / d0).max(0.0),
+            None => 0.0,
+        })
+    }
+
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &["score", "subgoal", "switch"]
+    }
     fn reset(&mut self, seed: u64) {
         let mut rng = episode_rng("ragen/frozenlake", seed);
         let n = self.size;
@@ -243,6 +287,7 @@ impl Game for FrozenLake {
             if self.reachable(&map, s) {
                 self.map = map;
                 self.pos = s;
+                self.start_dist = self.distance_to_goal(s).unwrap_or(0);
                 self.rng = rng;
                 self.memo.borrow_mut().clear();
                 return;
@@ -253,6 +298,7 @@ impl Game for FrozenLake {
         self.map = vec![FROZEN; n * n];
         self.map[n * n - 1] = GOAL;
         self.pos = 0;
+        self.start_dist = self.distance_to_goal(0).unwrap_or(0);
         self.rng = rng;
         self.memo.borrow_mut().clear();
     }
@@ -320,6 +366,7 @@ fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
         slippery: opts.bool("slippery"),
         map: vec![],
         pos: 0,
+        start_dist: 0,
         rng: episode_rng("", 0),
         memo: RefCell::new(HashMap::new()),
     };

@@ -166,7 +166,7 @@ pub fn distance_to_goal(r: usize, c: usize) -> Option<u32> {
     (d != u8::MAX).then_some(d as u32)
 }
 
-/// The LMRL maze environment. 16 bytes of state plus configuration; no heap.
+/// The LMRL maze environment. A few bytes of state plus configuration; no heap.
 #[derive(Debug, Clone)]
 pub struct Maze {
     /// Fully observed (position shown) or partially observed (walls only).
@@ -180,6 +180,20 @@ pub struct Maze {
     pos: u8,
     steps: u32,
     done: bool,
+    /// BFS distance of the start cell (the progress measure's denominator).
+    start_dist: u8,
+    /// Progress milestones reached so far (the subgoal id).
+    milestones: u8,
+}
+
+/// Task progress of a cell at BFS distance `d` from the goal, for an episode that
+/// started at distance `d0`: the fraction of the start distance covered,
+/// `max(0, 1 − d/d0)` (1 at the goal, 0 at the start or farther away).
+pub fn progress(d: u32, d0: u32) -> f64 {
+    if d0 == 0 {
+        return 1.0;
+    }
+    (1.0 - d as f64 / d0 as f64).max(0.0)
 }
 
 impl Maze {
@@ -196,6 +210,8 @@ impl Maze {
             pos: 0,
             steps: 0,
             done: true,
+            start_dist: 0,
+            milestones: 0,
         }
     }
 
@@ -213,13 +229,23 @@ impl Maze {
         }
     }
 
-    fn info(&self, valid: bool, effective: bool, success: bool) -> Info {
+    fn info(&mut self, valid: bool, effective: bool, success: bool) -> Info {
+        let (r, c) = self.position();
+        let p = progress(
+            distance_to_goal(r, c).unwrap_or(self.start_dist as u32),
+            self.start_dist as u32,
+        );
+        // A subgoal is reaching the next quarter of the start distance; milestones once
+        // reached stay reached.
+        self.milestones = self.milestones.max(crate::env::milestone(p) as u8);
         Info {
             success,
             action_valid: valid,
             action_effective: effective,
             ground_truth: None,
             state_key: Some(Text::Borrowed(tables().key[self.pos as usize])),
+            progress: Some(p),
+            subgoal: Some(self.milestones as u32),
             ..Info::default()
         }
     }
@@ -313,6 +339,8 @@ impl Env for Maze {
         self.pos = (r * COLS + c) as u8;
         self.steps = 0;
         self.done = false;
+        self.start_dist = distance_to_goal(r, c).unwrap_or(0) as u8;
+        self.milestones = 0;
         Observation {
             text: Text::Borrowed(self.text()),
             info: self.info(true, false, false),
@@ -384,6 +412,12 @@ impl Env for Maze {
 
     fn stop(&self) -> Option<&'static str> {
         Some("\n")
+    }
+
+    /// `score`: [`progress`] of the cell after the step; `subgoal`: progress milestones
+    /// reached (a new subgoal starts at each quarter of the start distance).
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &["score", "subgoal", "switch"]
     }
 
     /// BFS: the first action (LMRL order) that decreases the distance to the goal.

@@ -47,6 +47,20 @@ pub trait Game: Send + Clone + 'static {
     fn ground_truth(&self) -> Option<Text> {
         None
     }
+    /// Task progress of the current state in [0, 1] ([`Info::progress`]), if the game
+    /// defines one.
+    fn progress(&self) -> Option<f64> {
+        None
+    }
+    /// The subgoal of the current state, if the game has subgoals of its own; a game with
+    /// progress but no subgoals gets progress milestones ([`crate::env::milestone`]).
+    fn subgoal(&self) -> Option<u32> {
+        None
+    }
+    /// The credit fields its turns give ([`Env::credit_fields`]).
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Turn limits and texts of a RAGEN environment.
@@ -158,6 +172,7 @@ pub struct Ragen<G: Game> {
     actions_used: usize,
     turns: usize,
     done: bool,
+    milestones: u32,
     names: Vec<String>,
     buf: String,
 }
@@ -171,6 +186,7 @@ impl<G: Game> Ragen<G> {
             actions_used: 0,
             turns: 0,
             done: true,
+            milestones: 0,
             names: Vec::new(),
             buf: String::new(),
         }
@@ -184,6 +200,16 @@ impl<G: Game> Ragen<G> {
 
     fn lookup(&self, item: &str) -> Option<usize> {
         self.names.iter().position(|n| n.eq_ignore_ascii_case(item))
+    }
+
+    /// The game's progress and subgoal now (milestones reached stay reached).
+    fn progress_info(&mut self) -> (Option<f64>, Option<u32>) {
+        let p = self.game.progress();
+        if let Some(p) = p {
+            self.milestones = self.milestones.max(crate::env::milestone(p));
+        }
+        let sub = self.game.subgoal().or(p.map(|_| self.milestones));
+        (p, sub)
     }
 }
 
@@ -201,13 +227,17 @@ impl<G: Game> Env for Ragen<G> {
         self.actions_used = 0;
         self.turns = 0;
         self.done = false;
+        self.milestones = 0;
         let (text, key) = self.text();
+        let (progress, subgoal) = self.progress_info();
         Observation {
             text,
             info: Info {
                 action_valid: true,
                 ground_truth: self.game.ground_truth(),
                 state_key: Some(key),
+                progress,
+                subgoal,
                 ..Info::default()
             },
         }
@@ -261,6 +291,7 @@ impl<G: Game> Env for Ragen<G> {
             && (self.actions_used >= self.cfg.max_actions || self.turns >= self.cfg.max_turns);
         self.done = game_over || truncated;
         let (observation, key) = self.text();
+        let (progress, subgoal) = self.progress_info();
         Step {
             observation,
             reward,
@@ -272,9 +303,15 @@ impl<G: Game> Env for Ragen<G> {
                 action_effective: effective,
                 ground_truth: self.game.ground_truth(),
                 state_key: Some(key),
+                progress,
+                subgoal,
                 ..Info::default()
             },
         }
+    }
+
+    fn credit_fields(&self) -> &'static [&'static str] {
+        self.game.credit_fields()
     }
 
     fn instructions(&self) -> Text {

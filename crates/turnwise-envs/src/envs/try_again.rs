@@ -150,6 +150,12 @@ impl Env for TryAgain {
         Some((self.f.max_attempts - self.f.attempts) as u32)
     }
 
+    /// Every turn is a graded attempt: `valid` (format and parse), `answer` (the action)
+    /// and `correct` (the inner task's success), UFO's inputs.
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &["valid", "answer", "correct"]
+    }
+
     /// The inner task's answer.
     fn gold_action(&self) -> Option<String> {
         self.inner.gold_action()

@@ -348,6 +348,12 @@ impl Env for KbQa {
         ))
     }
 
+    /// MatchTIR's inputs: each step's `tool_calls` and `answer_f1`, the task's
+    /// `gt_tool_calls` ([`Env::reference_tool_calls`]).
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &["tool_calls", "answer_f1", "gt_tool_calls"]
+    }
+
     fn reference_tool_calls(&self) -> Option<Vec<ToolCall>> {
         Some(self.q.trace.clone())
     }

@@ -174,6 +174,11 @@ impl Env for Math {
         Some(self.answer_text.clone())
     }
 
+    /// The single step is a graded answer: `valid`, `answer`, `correct`.
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &["valid", "answer", "correct"]
+    }
+
     fn action_space(&self) -> Vec<Text> {
         let a = self.problem.answer;
         [a - 1, a, a + 1, a * 2, 0]

@@ -84,6 +84,26 @@ fn generate(g: &Sokoban, seed: u64, attempts: usize) -> Option<Level> {
 }
 
 impl Game for Sokoban {
+    /// The fraction of boxes on targets.
+    fn progress(&self) -> Option<f64> {
+        let n = self.level.boxes.len();
+        Some(if n == 0 {
+            1.0
+        } else {
+            self.on_target() as f64 / n as f64
+        })
+    }
+
+    /// Subgoal k: placing the (k+1)-th box (the number of boxes on targets; pushing one
+    /// off goes back a subgoal).
+    fn subgoal(&self) -> Option<u32> {
+        Some(self.on_target() as u32)
+    }
+
+    fn credit_fields(&self) -> &'static [&'static str] {
+        &["score", "subgoal", "switch"]
+    }
+
     fn reset(&mut self, seed: u64) {
         self.seed = seed;
         // RAGEN reseeds on generation failure; so do we, with a derived stream. Settings

@@ -60,6 +60,20 @@ impl Wordle {
         }
     }
 
+    /// Standard mode: the information gained so far, `1 − ln|C|/ln N` with C the answers
+    /// consistent with the feedback and N all answers (1 once solved); none in LMRL mode.
+    fn progress(&self, solved: bool) -> Option<f64> {
+        match &self.mode {
+            Mode::Standard { candidates, .. } => Some(if solved {
+                1.0
+            } else {
+                let n = words::answers().len() as f64;
+                1.0 - (candidates.len().max(1) as f64).ln() / n.ln()
+            }),
+            Mode::Lmrl(_) => None,
+        }
+    }
+
     fn key(&self) -> Option<Text> {
         Some(Text::Owned(self.history.clone()))
     }
@@ -113,6 +127,7 @@ impl Env for Wordle {
                 action_valid: true,
                 ground_truth: self.ground_truth(),
                 state_key: self.key(),
+                progress: self.progress(false),
                 ..Info::default()
             },
         }
@@ -140,6 +155,7 @@ impl Env for Wordle {
                 info: Info {
                     ground_truth: self.ground_truth(),
                     state_key: self.key(),
+                    progress: self.progress(false),
                     ..Info::default()
                 },
             };
@@ -176,6 +192,7 @@ impl Env for Wordle {
                 action_effective: true,
                 ground_truth: self.ground_truth(),
                 state_key: self.key(),
+                progress: self.progress(solved),
                 ..Info::default()
             },
         }
@@ -183,6 +200,15 @@ impl Env for Wordle {
 
     fn stop(&self) -> Option<&'static str> {
         Some("\n")
+    }
+
+    /// Standard mode: `score` (the information gained, [`Wordle`]'s progress).
+    fn credit_fields(&self) -> &'static [&'static str] {
+        if self.standard {
+            &["score"]
+        } else {
+            &[]
+        }
     }
 
     /// The hidden word as a guess (standard mode; LMRL's posterior sampling has none).
