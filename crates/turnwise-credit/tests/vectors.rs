@@ -86,3 +86,17 @@ fn turn_vectors_pass() {
     );
     assert!(n >= 27, "only {n} turn cases checked");
 }
+
+/// Vectors computed by the authors' own released code (verl's REINFORCE++ and
+/// `masked_whiten`, the unary-feedback environment), `scripts/gen_authors_vectors.py`.
+#[test]
+fn authors_code_vectors_pass() {
+    let (n, failures) = check_file("vectors_authors.jsonl");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(n >= 27, "only {n} authors'-code cases checked");
+}
