@@ -62,7 +62,9 @@ fn rollout_rows(
         k: cfg.env.history_k,
         bos: t.policy.tokenizer.bos(),
     };
-    turnwise_train::train::rows::RowSet::from_batch(&batch, &values, None, h, false)
+    let mut rows = turnwise_train::train::rows::RowSet::from_batch(&batch, h, false);
+    rows.set_advantages(&values);
+    rows
 }
 
 #[test]
@@ -234,21 +236,27 @@ fn scoring_repeated_sequences_once_gives_the_gradient_of_every_row() {
 fn methods_needing_fields_the_trainer_lacks_are_rejected() {
     let tmp = std::env::temp_dir().join(format!("tw-reject-{}", std::process::id()));
     let mut cfg = tiny(&[]);
-    // A method reading a field outside PROVIDED_FIELDS is refused with the field's name.
-    let needing = turnwise_credit::registry::all().find(|m| {
-        m.info()
-            .fields
-            .iter()
-            .any(|f| !turnwise_train::train::run::PROVIDED_FIELDS.contains(f))
-    });
-    if let Some(m) = needing {
-        cfg.credit.method = m.info().name.to_owned();
-        let err = Trainer::start(cfg, &tmp, |_, _| true)
-            .err()
-            .expect("rejected")
-            .to_string();
-        assert!(err.contains("does not compute"), "{err}");
-    }
+    // IGPO reads gold-answer log-probs; the maze has no single answer: refused at start,
+    // naming the field and why.
+    cfg.credit.method = "igpo".into();
+    let err = Trainer::start(cfg.clone(), &tmp, |_, _| true)
+        .err()
+        .expect("rejected")
+        .to_string();
+    assert!(
+        err.contains("does not compute")
+            && err.contains("gold_logprob")
+            && err.contains("no single answer"),
+        "{err}"
+    );
+    // A reward shaper cannot be the advantage estimator that follows it.
+    cfg.credit.method = "dapo_overlong".into();
+    cfg.credit.base = "ufo_reward".into();
+    let err = Trainer::start(cfg, &tmp, |_, _| true)
+        .err()
+        .expect("rejected")
+        .to_string();
+    assert!(err.contains("credit.base"), "{err}");
     std::fs::remove_dir_all(&tmp).ok();
 }
 

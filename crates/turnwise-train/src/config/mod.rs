@@ -4,12 +4,14 @@
 //! range at load ([`validate`]), and the keys a resumed run may change ([`resume`]). The
 //! built-in default is `configs/maze.toml`, compiled into the binary ([`DEFAULT_TOML`]).
 
+mod critic;
 mod curricula;
 mod load;
 pub mod resume;
 mod sections;
 mod validate;
 
+pub use critic::{CriticConfig, CriticKind};
 pub use curricula::CurriculaConfig;
 pub use load::{apply_set, load, parse, toml_to_json, ConfigError};
 pub use resume::leaves;

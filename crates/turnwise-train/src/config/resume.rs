@@ -62,6 +62,27 @@ pub const RULES: &[(&str, OnResume)] = &[
     ("loss", Mutable),
     ("optim", Mutable),
     ("sft", SFT),
+    (
+        "critic.kind",
+        Immutable("the critic in the checkpoint has this shape"),
+    ),
+    (
+        "critic.d_model",
+        Immutable("the critic in the checkpoint has this shape"),
+    ),
+    (
+        "critic.layers",
+        Immutable("the critic in the checkpoint has this shape"),
+    ),
+    (
+        "critic.heads",
+        Immutable("the critic in the checkpoint has this shape"),
+    ),
+    (
+        "critic.d_ff",
+        Immutable("the critic in the checkpoint has this shape"),
+    ),
+    ("critic", Mutable),
     ("checkpoint", Mutable),
     ("eval", Mutable),
     ("curricula", Mutable),

@@ -31,6 +31,8 @@ pub struct Config {
     pub eval: EvalConfig,
     /// What the trainer samples and remembers (dynamic sampling, …).
     pub curricula: super::CurriculaConfig,
+    /// The critic of critic-based credit methods.
+    pub critic: super::critic::CriticConfig,
 }
 
 /// `[run]`: seeds, output, length and budgets.
@@ -179,6 +181,12 @@ pub struct CreditConfig {
     pub method: String,
     /// The method's parameters (checked against its registry entry).
     pub params: toml::Table,
+    /// Reward shapers applied, in order, before the method (`dapo_overlong`, `ufo_reward`).
+    pub shapers: Vec<String>,
+    /// Their parameters, by shaper name (`[credit.shaper_params.dapo_overlong]`).
+    pub shaper_params: toml::Table,
+    /// The advantage estimator run after `method` when `method` is itself a reward shaper.
+    pub base: String,
 }
 
 impl Default for CreditConfig {
@@ -186,6 +194,9 @@ impl Default for CreditConfig {
         CreditConfig {
             method: "grpo".into(),
             params: toml::Table::new(),
+            shapers: vec![],
+            shaper_params: toml::Table::new(),
+            base: "grpo".into(),
         }
     }
 }

@@ -161,11 +161,39 @@ pub fn validate(c: &Config) -> Result<(), String> {
     loss_keys(c, &mut k);
     optim_keys(c, &mut k);
     sft_keys(c, &mut k);
+    critic_keys(c, &mut k);
     k.at_least("checkpoint.keep", c.checkpoint.keep as i128, 1);
     k.at_least("eval.episodes", c.eval.episodes as i128, 1);
     k.at_least("eval.max_turns", c.eval.max_turns as i128, 1);
     super::curricula::validate(c, &mut k);
     k.finish()
+}
+
+fn critic_keys(c: &Config, k: &mut Checks) {
+    let v = &c.critic;
+    k.int("critic.d_model", v.d_model, 1, BIG);
+    k.int("critic.layers", v.layers, 1, 4096);
+    k.int("critic.heads", v.heads, 1, 4096);
+    k.int("critic.d_ff", v.d_ff, 1, BIG);
+    if v.d_model > 0 && v.heads > 0 {
+        k.require(
+            "critic.heads",
+            v.d_model % v.heads == 0 && (v.d_model / v.heads) % 2 == 0,
+            format!(
+                "must divide `critic.d_model` ({}) into an even head width (rotary embeddings)",
+                v.d_model
+            ),
+        );
+    }
+    k.real("critic.lr", v.lr, Real::POSITIVE);
+    k.real("critic.value_clip", v.value_clip, Real::NON_NEGATIVE);
+    k.int("critic.epochs", v.epochs as i128, 1, BIG);
+    // (0, 1]: τ = 1 copies the critic into the target every step.
+    let tau = Real {
+        lo: Some((0.0, false)),
+        hi: Some((1.0, true)),
+    };
+    k.real("critic.tau", v.tau, tau);
 }
 
 fn run_keys(c: &Config, k: &mut Checks) {
@@ -261,6 +289,44 @@ fn credit_keys(c: &Config, k: &mut Checks) {
             ) {
                 k.fail("credit.params", e);
             }
+        }
+    }
+    let kind = |name: &str| {
+        turnwise_credit::registry::get(name)
+            .map(|m| m.info().kind)
+            .map_err(|e| e.to_string())
+    };
+    match kind(&c.credit.base) {
+        Err(e) => k.fail("credit.base", e),
+        Ok(b) => k.require(
+            "credit.base",
+            !b.is_shaper(),
+            "must produce advantages, not shape rewards",
+        ),
+    }
+    for name in &c.credit.shapers {
+        match kind(name) {
+            Err(e) => k.fail("credit.shapers", e),
+            Ok(s) => k.require(
+                "credit.shapers",
+                s.is_shaper(),
+                format!("{name:?} is not a reward shaper"),
+            ),
+        }
+    }
+    for (name, v) in &c.credit.shaper_params {
+        let key = format!("credit.shaper_params.{name}");
+        if !c.credit.shapers.contains(name) {
+            k.fail(&key, "names no shaper listed in `credit.shapers`");
+            continue;
+        }
+        let (Ok(m), Some(t)) = (turnwise_credit::registry::get(name), v.as_table()) else {
+            k.fail(&key, "must be a table of the shaper's parameters");
+            continue;
+        };
+        let p = super::toml_to_json(t);
+        if let Err(e) = turnwise_credit::Params::resolve(name, m.info().params, &p, &[]) {
+            k.fail(&key, e);
         }
     }
 }

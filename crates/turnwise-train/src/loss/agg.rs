@@ -62,6 +62,20 @@ impl Normaliser {
     }
 }
 
+impl Normaliser {
+    /// The weight [`aggregate`] gives each valid token of a row with `row_tokens` valid
+    /// tokens: 1/#tokens (token-mean), 1/#rows (seq-mean-token-sum), 1/(#rows·row_tokens)
+    /// (seq-mean-token-mean), 1/L_max (seq-mean-token-sum-norm).
+    pub fn token_weight(&self, row_tokens: usize) -> f64 {
+        match self.mode {
+            AggMode::TokenMean => 1.0 / self.tokens.max(1.0),
+            AggMode::SeqMeanTokenSum => 1.0 / self.rows.max(1.0),
+            AggMode::SeqMeanTokenMean => 1.0 / (self.rows.max(1.0) * row_tokens.max(1) as f64),
+            AggMode::SeqMeanTokenSumNorm => 1.0 / self.max_len,
+        }
+    }
+}
+
 /// Aggregates per-token values `x` ([R, T]) under `mask` ([R, T], 1 = valid) into this
 /// (micro-)batch's share of the batch-wide scalar (§12.2). Empty denominators give 0.
 pub fn aggregate(x: &Tensor, mask: &Tensor, norm: &Normaliser) -> Tensor {

@@ -86,7 +86,8 @@ pub struct PolicyLossSpec {
     pub dual_clip: Option<f64>,
     /// Token or GSPO sequence ratio.
     pub ratio: RatioKind,
-    /// KL estimator and coefficient of the KL loss (None: no KL loss).
+    /// KL estimator and coefficient of the KL loss (None: no KL; coefficient 0: the KL is
+    /// measured for the metrics but not added to the loss, as when it is in the reward).
     pub kl: Option<(KlKind, f64)>,
     /// β_H: entropy-bonus coefficient.
     pub entropy_coef: f64,
@@ -156,7 +157,9 @@ pub fn policy_loss(rows: &Rows, spec: &PolicyLossSpec, norm: &Normaliser) -> Los
     let mut kl = None;
     if let (Some((k, coef)), Some(r)) = (spec.kl, &rows.logp_ref) {
         let v = aggregate(&kl_estimate(&rows.logp_new, r, k), &rows.mask, norm);
-        loss = &loss + &v * coef;
+        if coef != 0.0 {
+            loss = &loss + &v * coef;
+        }
         kl = Some(v);
     }
     LossTerms {

@@ -37,8 +37,9 @@ impl HistorySpec {
     }
 }
 
-/// The context ids of turn `t` of `traj` (the action of turn `t` excluded).
-pub fn context_of(traj: &Trajectory, t: usize, h: HistorySpec) -> Vec<u32> {
+/// The context of an observation `obs` seen before turn `t`: `bos`, the turns kept before
+/// `t`, then `obs`.
+fn context_with(traj: &Trajectory, t: usize, obs: &[u32], h: HistorySpec) -> Vec<u32> {
     let mut ids: Vec<u32> = h.bos.into_iter().collect();
     if h.mode == HistoryMode::Mem1 {
         if t > 0 {
@@ -51,8 +52,20 @@ pub fn context_of(traj: &Trajectory, t: usize, h: HistorySpec) -> Vec<u32> {
             ids.extend_from_slice(&u.action.token_ids);
         }
     }
-    ids.extend_from_slice(&traj.turns[t].observation.token_ids);
+    ids.extend_from_slice(obs);
     ids
+}
+
+/// The context ids of turn `t` of `traj` (the action of turn `t` excluded).
+pub fn context_of(traj: &Trajectory, t: usize, h: HistorySpec) -> Vec<u32> {
+    context_with(traj, t, &traj.turns[t].observation.token_ids, h)
+}
+
+/// The context of the state after the last turn, s_T, where the trajectory recorded its
+/// final observation (truncated trajectories).
+pub fn final_context(traj: &Trajectory, h: HistorySpec) -> Option<Vec<u32>> {
+    let obs = traj.ext().final_observation.as_ref()?;
+    Some(context_with(traj, traj.turns.len(), &obs.token_ids, h))
 }
 
 #[cfg(test)]

@@ -2,9 +2,12 @@
 //! generates together each turn (one forward pass per token), and environments are
 //! stepped on a worker thread while the other half of the batch generates (a two-stage
 //! pipeline, so environments never wait on a single episode and generation never waits on
-//! environments). Contexts are extended with token ids only ([`context`]).
+//! environments). Contexts are extended with token ids only ([`context`]); actions come from
+//! a [`Sampler`]. The credit fields an environment declares ([`Env::credit_fields`]) are
+//! copied from each step's `Info` into the turn ([`record_step_fields`]).
 
 pub mod context;
+pub mod sampler;
 
 use std::time::Instant;
 
@@ -12,11 +15,12 @@ use serde_json::json;
 use turnwise_core::trajectory::Text;
 use turnwise_core::{Group, Trajectory, Turn};
 use turnwise_envs::render::{Style, TurnCtx};
-use turnwise_envs::Env;
+use turnwise_envs::{Env, Info};
 
 use crate::policy::generate::{Generated, SampleSpec};
-use crate::policy::{Policy, PolicyTokenizer};
-pub use context::{context_of, HistorySpec};
+use crate::policy::PolicyTokenizer;
+pub use context::{context_of, final_context, HistorySpec};
+pub use sampler::Sampler;
 
 /// How episodes are played.
 #[derive(Debug, Clone, Copy)]
@@ -49,16 +53,19 @@ pub struct RolloutStats {
 
 struct Episode {
     env: Box<dyn Env>,
+    /// The credit fields the environment declares.
+    fields: &'static [&'static str],
     traj: Trajectory,
     pending: Option<Generated>,
     done: bool,
     success: bool,
 }
 
+/// What the state before a turn tells the turn: its anchor and subgoal.
 fn push_observation(
     ep: &mut Episode,
     text: &str,
-    anchor: Option<String>,
+    info: &Info,
     tok: &PolicyTokenizer,
 ) -> anyhow::Result<()> {
     let env_step = ep.traj.turns.len() as u64;
@@ -67,12 +74,44 @@ fn push_observation(
             text: text.to_owned(),
             token_ids: tok.encode(text)?,
         },
-        anchor: anchor.map(String::into_boxed_str),
+        anchor: info.state_key.as_deref().map(Box::from),
         ..Turn::default()
     };
     turn.ext_mut().env_step = Some(env_step);
+    if ep.fields.contains(&"subgoal") {
+        turn.subgoal = info.subgoal;
+        // HiPER: a new subgoal starts at the first turn and wherever the subgoal changes.
+        let prev = ep.traj.turns.last().and_then(|u| u.subgoal);
+        turn.ext_mut().switch = Some(ep.traj.turns.is_empty() || prev != info.subgoal);
+    }
     ep.traj.turns.push(turn);
     Ok(())
+}
+
+/// Copies the credit fields `fields` (the environment's [`Env::credit_fields`]) of one
+/// step into the turn that took it: `score` (the progress after the action), `valid`
+/// (well formatted and legal), `answer` (the step's answer, else the parsed action),
+/// `correct` (the step solved the task), `tool_calls`, `answer_f1`.
+pub fn record_step_fields(
+    turn: &mut Turn,
+    fields: &[&str],
+    info: &Info,
+    parsed: &turnwise_envs::render::Parsed<'_>,
+) {
+    for &f in fields {
+        match f {
+            "score" => turn.score = info.progress,
+            "valid" => turn.ext_mut().valid = Some(parsed.format_ok && info.action_valid),
+            "answer" => {
+                let a = info.answer.as_deref().unwrap_or(parsed.action);
+                turn.ext_mut().answer = Some(a.to_owned());
+            }
+            "correct" => turn.ext_mut().correct = Some(info.success),
+            "tool_calls" => turn.ext_mut().tool_calls = info.tool_calls.clone(),
+            "answer_f1" => turn.ext_mut().answer_f1 = info.answer_f1,
+            _ => {}
+        }
+    }
 }
 
 /// Applies each episode's pending action to its environment and records the outcome.
@@ -86,8 +125,8 @@ fn step_all(
     for ep in eps.iter_mut() {
         let Some(g) = ep.pending.take() else { continue };
         let text = tok.decode(&g.ids)?;
-        let action = spec.style.parse(&*ep.env, &text).action.to_owned();
-        let step = ep.env.step(&action);
+        let parsed = spec.style.parse(&*ep.env, &text);
+        let step = ep.env.step(parsed.action);
         n += 1;
         let turn = ep
             .traj
@@ -101,30 +140,39 @@ fn step_all(
         };
         turn.action_logprobs = g.logprobs;
         turn.reward = Some(step.reward);
+        record_step_fields(turn, ep.fields, &step.info, &parsed);
         ep.success |= step.info.success;
-        if step.terminated || step.truncated {
+        if step.terminated {
             ep.done = true;
-            ep.traj.terminated = step.terminated;
+            ep.traj.terminated = true;
             ep.traj.truncated = step.truncated;
-        } else if ep.traj.turns.len() >= spec.max_turns {
+            continue;
+        }
+        let ctx = TurnCtx {
+            turn: ep.traj.turns.len() + 1,
+            max_tokens: spec.sample.max_new,
+        };
+        let obs = spec
+            .style
+            .observation(&*ep.env, ctx, &step.observation, Some(step.reward));
+        if step.truncated || ep.traj.turns.len() >= spec.max_turns {
+            // Cut by the environment's or the trainer's turn budget: keep s_T for critics.
             ep.done = true;
             ep.traj.truncated = true;
-        } else {
-            let ctx = TurnCtx {
-                turn: ep.traj.turns.len() + 1,
-                max_tokens: spec.sample.max_new,
-            };
-            let obs = spec
-                .style
-                .observation(&*ep.env, ctx, &step.observation, Some(step.reward));
-            push_observation(ep, &obs, step.info.state_key.map(|k| k.to_string()), tok)?;
-            let t = ep.traj.turns.len() - 1;
-            if context_of(&ep.traj, t, spec.history).len() + spec.sample.max_new > spec.max_context
-            {
-                ep.traj.turns.pop();
-                ep.done = true;
-                ep.traj.truncated = true;
-            }
+            ep.traj.ext_mut().final_observation = Some(Text {
+                token_ids: tok.encode(&obs)?,
+                text: obs,
+            });
+            continue;
+        }
+        push_observation(ep, &obs, &step.info, tok)?;
+        let t = ep.traj.turns.len() - 1;
+        if context_of(&ep.traj, t, spec.history).len() + spec.sample.max_new > spec.max_context {
+            // The next context does not fit: the episode ends before that turn.
+            let last = ep.traj.turns.pop().expect("just pushed");
+            ep.done = true;
+            ep.traj.truncated = true;
+            ep.traj.ext_mut().final_observation = Some(last.observation);
         }
     }
     Ok((n, t0.elapsed().as_secs_f64()))
@@ -133,7 +181,7 @@ fn step_all(
 /// Samples the next action of every live episode of `eps` in one batch.
 fn generate_all(
     eps: &mut [Episode],
-    policy: &Policy,
+    sampler: &dyn Sampler,
     spec: &RolloutSpec,
     rng: &mut turnwise_core::seed::Rng,
 ) -> anyhow::Result<(usize, f64)> {
@@ -148,7 +196,7 @@ fn generate_all(
         .iter()
         .map(|&i| context_of(&eps[i].traj, eps[i].traj.turns.len() - 1, spec.history))
         .collect();
-    let out = policy.generate(&contexts, &spec.sample, rng)?;
+    let out = sampler.generate(&contexts, &spec.sample, rng)?;
     let mut n = 0;
     for (i, g) in live.into_iter().zip(out) {
         n += g.ids.len();
@@ -157,10 +205,10 @@ fn generate_all(
     Ok((n, t0.elapsed().as_secs_f64()))
 }
 
-/// Plays one group of `envs.len() / seeds.len()` episodes per seed and returns the groups
-/// (batch order: seed after seed, G episodes each).
+/// Plays one group of `envs.len() / seeds.len()` episodes per seed with actions from
+/// `sampler` and returns the groups (batch order: seed after seed, G episodes each).
 pub fn collect(
-    policy: &Policy,
+    sampler: &dyn Sampler,
     envs: Vec<Box<dyn Env>>,
     seeds: &[u64],
     env_name: &str,
@@ -168,15 +216,17 @@ pub fn collect(
     rng: &mut turnwise_core::seed::Rng,
 ) -> anyhow::Result<(Vec<Group>, RolloutStats)> {
     let g = envs.len() / seeds.len().max(1);
-    let tok = &policy.tokenizer;
+    let tok = sampler.tokenizer();
     let mut eps = envs
         .into_iter()
         .enumerate()
         .map(|(i, mut env)| {
             let seed = seeds[i / g];
             let obs = env.reset(seed);
+            let fields = env.credit_fields();
             let mut ep = Episode {
                 env,
+                fields,
                 traj: Trajectory {
                     id: format!("{env_name}:{seed}:{}", i % g),
                     group_id: format!("{env_name}:{seed}"),
@@ -191,12 +241,7 @@ pub fn collect(
                 max_tokens: spec.sample.max_new,
             };
             let text = spec.style.observation(&*ep.env, ctx, &obs.text, None);
-            push_observation(
-                &mut ep,
-                &text,
-                obs.info.state_key.map(|k| k.to_string()),
-                tok,
-            )?;
+            push_observation(&mut ep, &text, &obs.info, tok)?;
             Ok(ep)
         })
         .collect::<anyhow::Result<Vec<Episode>>>()?;
@@ -205,7 +250,7 @@ pub fn collect(
     let half = eps.len().div_ceil(2);
     let (a, b) = eps.split_at_mut(half);
     let mut parts = [a, b];
-    let (n, s) = generate_all(parts[0], policy, spec, rng)?;
+    let (n, s) = generate_all(parts[0], sampler, spec, rng)?;
     stats.tokens += n;
     stats.gen_s += s;
     let mut stepping = 0;
@@ -219,7 +264,7 @@ pub fn collect(
         };
         let (stepped, gen) = std::thread::scope(|sc| {
             let h = sc.spawn(|| step_all(to_step, spec, tok));
-            let r = generate_all(to_gen, policy, spec, rng);
+            let r = generate_all(to_gen, sampler, spec, rng);
             (h.join().expect("environment worker panicked"), r)
         });
         let (n_env, s_env) = stepped?;
@@ -251,7 +296,11 @@ pub fn collect(
         if let Some(gold) = ep.env.gold_action() {
             ep.traj.ext_mut().gold_answer = Some(gold);
         }
-        groups[i / g].trajectories.push(ep.traj);
+        let group = &mut groups[i / g];
+        if group.gt_tool_calls.is_none() && ep.fields.contains(&"gt_tool_calls") {
+            group.gt_tool_calls = ep.env.reference_tool_calls();
+        }
+        group.trajectories.push(ep.traj);
     }
     Ok((groups, stats))
 }

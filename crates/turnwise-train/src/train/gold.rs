@@ -44,12 +44,29 @@ pub fn annotate(
     format: impl Fn(&str) -> String,
     micro: usize,
 ) -> Result<()> {
+    let answers: Vec<Option<String>> = batch
+        .trajectories()
+        .map(|t| t.ext().gold_answer.clone())
+        .collect();
+    score_answers(batch, policy, history, &answers, format, micro)
+}
+
+/// Fills `gold_logprob_initial` and every turn's `gold_logprob` of trajectory `i` (batch
+/// order) with the log-probs of the reference answer `answers[i]` (`None`: left without).
+pub fn score_answers(
+    batch: &mut Batch,
+    policy: &Policy,
+    history: HistorySpec,
+    answers: &[Option<String>],
+    format: impl Fn(&str) -> String,
+    micro: usize,
+) -> Result<()> {
     // (trajectory index, turn index or None for ℓ(−1)) for each scored sequence.
     let mut slots: Vec<(usize, Option<usize>)> = vec![];
     let mut seqs: Vec<Vec<u32>> = vec![];
     let mut lens: Vec<usize> = vec![];
     for (i, traj) in batch.trajectories().enumerate() {
-        let Some(gold) = traj.ext().gold_answer.as_deref() else {
+        let Some(gold) = answers.get(i).and_then(|a| a.as_deref()) else {
             continue;
         };
         if traj.turns.is_empty() {
@@ -108,6 +125,43 @@ pub fn annotate(
     }
     Ok(())
 }
+
+/// The gold-answer annotator (IGPO, A²TGPO): scores the environment's own answer.
+pub struct Gold;
+
+impl super::annotate::Annotator for Gold {
+    fn name(&self) -> &'static str {
+        "gold"
+    }
+
+    fn provides(&self) -> &'static [&'static str] {
+        FIELDS
+    }
+
+    fn annotate(&mut self, batch: &mut Batch, cx: &super::annotate::Context) -> Result<()> {
+        annotate(
+            batch,
+            cx.policy,
+            cx.history,
+            cx.format,
+            cx.cfg.optim.micro_batch,
+        )
+    }
+}
+
+/// Registry entry of [`Gold`]: wanted by a method reading the gold fields without
+/// answer modes of its own (SIOP's come from [`super::annotate::modes`]); available
+/// where the environment knows its task's answer ([`turnwise_envs::Env::gold_action`]).
+pub static SPEC: super::annotate::AnnotatorSpec = super::annotate::AnnotatorSpec {
+    name: "gold",
+    provides: FIELDS,
+    wanted: |f| super::annotate::reads_any(f, FIELDS) && !f.contains(&"answer_cluster"),
+    available: |p| match p.env.gold_action() {
+        Some(_) => Ok(()),
+        None => Err("the environment has no single answer (Env::gold_action)".into()),
+    },
+    build: |_, _| Ok(Box::new(Gold)),
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,17 @@
-//! Training: environments ([`envs`]), rows and updates ([`rows`], [`update`]), gold-answer
-//! log-probs ([`gold`]), SFT ([`sft`]), evaluation ([`eval`]), checks before work
-//! ([`preflight`]), checkpoints ([`checkpoint`]), the run folder and its lock ([`run_dir`]),
-//! `metrics.jsonl` ([`metrics`]), one RL step ([`step`]), the run loop ([`run`]) and
-//! resuming ([`resume`]).
+//! Training: environments ([`envs`]), rows and updates ([`rows`], [`update`]), annotators
+//! ([`annotate`], gold-answer log-probs in [`gold`], critics in [`critic`]), SFT ([`sft`]),
+//! evaluation ([`eval`]), checks before work ([`preflight`]), checkpoints ([`checkpoint`]),
+//! the run folder and its lock ([`run_dir`]), `metrics.jsonl` ([`metrics`]), one RL step
+//! ([`step`], its state in [`pipeline`]), the run loop ([`run`]) and resuming ([`resume`]).
 
+pub mod annotate;
 pub mod checkpoint;
+pub mod critic;
 pub mod envs;
 pub mod eval;
-pub mod fields;
 pub mod gold;
 pub mod metrics;
+pub mod pipeline;
 pub mod preflight;
 pub mod resume;
 pub mod rows;

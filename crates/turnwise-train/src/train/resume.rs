@@ -11,9 +11,10 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use turnwise_core::jsonl;
 
+use super::annotate::check_credit;
 use super::checkpoint;
-use super::fields::check_credit;
 use super::metrics::{append_line, truncate_after, METRICS_FILE};
+use super::pipeline::Pipeline;
 use super::preflight;
 use super::run::Trainer;
 use super::run_dir::RunDir;
@@ -102,6 +103,8 @@ impl Trainer {
         };
         super::apply_threads(cfg.run.threads);
         let (policy, opt, state) = checkpoint::load(&ck, &cfg.optim)?;
+        let mut pipeline = Pipeline::new(&cfg, &policy)?;
+        pipeline.load(&ck)?;
         preflight::check_context(&cfg, &policy)?;
         if let Some(w) = preflight::check_memory(&cfg, &policy)? {
             warnings.push(w);
@@ -134,6 +137,7 @@ impl Trainer {
             reference,
             opt,
             state,
+            pipeline,
             started: Instant::now(),
             dir: lock,
         };

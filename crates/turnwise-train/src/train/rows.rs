@@ -1,6 +1,8 @@
 //! Training rows: one row per turn with action tokens (the per-turn-row layout of
 //! verl-agent / KernelGYM, `credit-outcome.md` §12.2), with its token context, its
-//! advantage, and whether it is masked (over-turn masking, §13).
+//! advantage (one per row, or one per action token), and whether it is masked (over-turn
+//! masking, §13). A step builds its rows once, right after the rollout; credit assignment
+//! fills the advantages ([`RowSet::set_advantages`]).
 //!
 //! Rows whose token sequences are identical (the same observation answered with the same
 //! action, common when a group revisits states) are scored once: [`RowSet::uniq`] lists one
@@ -11,7 +13,7 @@
 
 use tch::{Kind, Tensor};
 use turnwise_core::Batch;
-use turnwise_credit::TurnValues;
+use turnwise_credit::{TokenValues, TurnValues};
 
 use crate::policy::{ActionScores, Policy};
 use crate::rollout::{context_of, HistorySpec};
@@ -25,12 +27,16 @@ pub struct RowSet {
     pub action_len: Vec<usize>,
     /// The row's advantage (broadcast to its tokens).
     pub adv: Vec<f64>,
+    /// Per-token advantages of each row, overriding `adv` (per-token methods).
+    pub adv_tokens: Option<Vec<Vec<f64>>>,
     /// false: the row is masked out of the loss (over-turn masking).
     pub live: Vec<bool>,
     /// Environment step of the row (EPO).
     pub env_step: Vec<usize>,
     /// Trajectory index (batch order) of the row.
     pub traj: Vec<usize>,
+    /// Turn index (within its trajectory) of the row.
+    pub turn: Vec<usize>,
     /// Per-row clip range (A²TGPO `clip_eps`), when the estimator provides one.
     pub clip_eps: Option<Vec<f64>>,
     /// One representative row per distinct (sequence, action length), in order of first
@@ -60,19 +66,10 @@ pub fn distinct(seqs: &[&[u32]], action_len: &[usize]) -> (Vec<usize>, Vec<usize
 }
 
 impl RowSet {
-    /// Rows of every turn with at least one action token. `adv` holds one value per turn
-    /// (batch order); `mask_truncated` masks every row of truncated trajectories (§13).
-    pub fn from_batch(
-        batch: &Batch,
-        adv: &TurnValues,
-        clip_eps: Option<&TurnValues>,
-        history: HistorySpec,
-        mask_truncated: bool,
-    ) -> Self {
-        let mut r = RowSet {
-            clip_eps: clip_eps.map(|_| Vec::new()),
-            ..Default::default()
-        };
+    /// Rows of every turn with at least one action token, advantages 0;
+    /// `mask_truncated` masks every row of truncated trajectories (§13).
+    pub fn from_batch(batch: &Batch, history: HistorySpec, mask_truncated: bool) -> Self {
+        let mut r = RowSet::default();
         for (i, traj) in batch.trajectories().enumerate() {
             for (t, turn) in traj.turns.iter().enumerate() {
                 if turn.action.token_ids.is_empty() {
@@ -82,19 +79,47 @@ impl RowSet {
                 seq.extend_from_slice(&turn.action.token_ids);
                 r.seqs.push(seq);
                 r.action_len.push(turn.action.token_ids.len());
-                r.adv.push(adv.traj(i)[t]);
+                r.adv.push(0.0);
                 r.live.push(!(mask_truncated && traj.truncated));
                 r.env_step
                     .push(turn.ext().env_step.unwrap_or(t as u64) as usize);
                 r.traj.push(i);
-                if let (Some(c), Some(v)) = (r.clip_eps.as_mut(), clip_eps) {
-                    c.push(v.traj(i)[t]);
-                }
+                r.turn.push(t);
             }
         }
         let refs: Vec<&[u32]> = r.seqs.iter().map(Vec::as_slice).collect();
         (r.uniq, r.inverse) = distinct(&refs, &r.action_len);
         r
+    }
+
+    /// Sets each row's advantage to its turn's value in `adv` (one per turn, batch order)
+    /// and drops per-token advantages.
+    pub fn set_advantages(&mut self, adv: &TurnValues) {
+        for r in 0..self.len() {
+            self.adv[r] = adv.traj(self.traj[r])[self.turn[r]];
+        }
+        self.adv_tokens = None;
+    }
+
+    /// Sets per-token advantages from `[trajectory][turn][token]` values; each row's `adv`
+    /// becomes the mean over its tokens.
+    pub fn set_token_advantages(&mut self, adv: &TokenValues) {
+        let per_row: Vec<Vec<f64>> = (0..self.len())
+            .map(|r| adv.0[self.traj[r]][self.turn[r]].clone())
+            .collect();
+        for (a, v) in self.adv.iter_mut().zip(&per_row) {
+            *a = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        }
+        self.adv_tokens = Some(per_row);
+    }
+
+    /// Sets each row's clip range to its turn's value in `eps` (A²TGPO), or clears it.
+    pub fn set_clip(&mut self, eps: Option<&TurnValues>) {
+        self.clip_eps = eps.map(|v| {
+            (0..self.len())
+                .map(|r| v.traj(self.traj[r])[self.turn[r]])
+                .collect()
+        });
     }
 
     /// Number of distinct sequences.
@@ -134,10 +159,20 @@ impl RowSet {
         policy.score_actions(&refs, &lens)
     }
 
-    /// Per-token advantages [R, A] of `rows` (A = `width`).
+    /// Per-token advantages [R, A] of `rows` (A = `width`; action token k in column k).
     pub fn adv_tensor(&self, rows: &[usize], width: i64) -> Tensor {
+        let r = rows.len() as i64;
+        if let Some(tokens) = &self.adv_tokens {
+            let w = width as usize;
+            let mut v = vec![0f32; rows.len() * w];
+            for (j, &i) in rows.iter().enumerate() {
+                for (k, &x) in tokens[i].iter().enumerate().take(w) {
+                    v[j * w + k] = x as f32;
+                }
+            }
+            return Tensor::from_slice(&v).view([r, width]);
+        }
         let v: Vec<f32> = rows.iter().map(|&i| self.adv[i] as f32).collect();
-        let r = v.len() as i64;
         Tensor::from_slice(&v)
             .view([r, 1])
             .expand([r, width], false)

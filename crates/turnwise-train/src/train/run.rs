@@ -29,8 +29,9 @@ use crate::loss::epo::EntropyHistory;
 use crate::optim::AdamW;
 use crate::policy::Policy;
 
-use super::fields::check_credit;
-pub use super::fields::PROVIDED_FIELDS;
+use super::annotate::check_credit;
+pub use super::annotate::ROLLOUT_FIELDS as PROVIDED_FIELDS;
+use super::pipeline::{Pipeline, PipelinePart};
 pub use super::step::StepMetrics;
 
 /// A run in progress. The trainer holds the run folder's lock until it is dropped.
@@ -49,6 +50,8 @@ pub struct Trainer {
     pub state: TrainerState,
     /// What the curricula keep between steps (ExIt's buffer).
     pub curricula: crate::curricula::collect::CurriculaState,
+    /// The step pipeline's state: credit plan and annotators (critics).
+    pub pipeline: Pipeline,
     pub(super) started: Instant,
     pub(super) dir: RunDir,
 }
@@ -177,6 +180,7 @@ impl Trainer {
         };
         let o = &cfg.optim;
         let opt = AdamW::new(policy.parameters(), o.beta1, o.beta2, o.eps, o.weight_decay);
+        let pipeline = Pipeline::new(&cfg, &policy)?;
         let state = TrainerState {
             epo: cfg
                 .loss
@@ -194,6 +198,7 @@ impl Trainer {
             reference,
             opt,
             state,
+            pipeline,
             started: Instant::now(),
             dir,
         };
@@ -218,7 +223,13 @@ impl Trainer {
         let mut st = self.state.clone();
         st.elapsed_s = self.elapsed();
         st.opt_step = self.opt.step;
-        let parts: [&dyn Part; 3] = [&PolicyPart(&self.policy), &OptimizerPart(&self.opt), &st];
+        let pipeline = PipelinePart(&self.pipeline);
+        let parts: [&dyn Part; 4] = [
+            &PolicyPart(&self.policy),
+            &OptimizerPart(&self.opt),
+            &st,
+            &pipeline,
+        ];
         checkpoint::save(&self.out, st.step, &parts, self.cfg.checkpoint.keep)
     }
 

@@ -46,8 +46,7 @@ pub fn train(
     let batch = turnwise_core::Batch {
         groups: groups.to_vec(),
     };
-    let zeros = turnwise_credit::TurnValues::zeros(&batch);
-    let rows = RowSet::from_batch(&batch, &zeros, None, history, false);
+    let rows = RowSet::from_batch(&batch, history, false);
     anyhow::ensure!(
         !rows.is_empty(),
         "sft: the demonstrations have no action tokens"

@@ -133,7 +133,11 @@ pub fn loss_spec(cfg: &Config, history: &[f64], step: u64) -> PolicyLossSpec {
         clip_high: l.clip_high,
         dual_clip: l.dual_clip,
         ratio: l.ratio,
-        kl: l.kl.map(|k| (k, l.kl_coef)),
+        // With the KL in the reward (`kl_in_reward`), the loss only measures it: counting
+        // it as a loss term too would apply it twice.
+        kl: l
+            .kl
+            .map(|k| (k, if l.kl_in_reward { 0.0 } else { l.kl_coef })),
         entropy_coef: l.entropy_coef,
         epo: l.epo.as_ref().map(|e| {
             (
@@ -175,7 +179,8 @@ pub fn accumulate(
     );
     let (mut loss, mut ent, mut kl, mut clipped) = (0.0, 0.0, 0.0, 0.0);
     for (c, ch) in frozen.chunks.iter().enumerate() {
-        if ch.rows.is_empty() {
+        // A chunk whose rows are all masked adds nothing to the loss or the gradient.
+        if ch.rows.iter().all(|&r| !rows.live[r]) {
             continue;
         }
         let s = rows.score_unique(policy, ch.uniq.clone())?;
@@ -307,4 +312,45 @@ pub fn update(
         }
     }
     Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::Tensor;
+
+    use super::loss_spec;
+    use crate::config::Config;
+    use crate::loss::{policy_loss, AggMode, KlKind, Normaliser, Rows};
+
+    /// The loss with a KL: a loss term with `kl_in_reward = false`; with it true the KL is
+    /// in the reward already, so the loss is the policy-gradient term alone.
+    #[test]
+    fn kl_in_reward_is_not_also_a_loss_term() {
+        let rows = || Rows {
+            logp_new: Tensor::from_slice(&[-0.5f32, -1.0, -0.2]).view([1, 3]),
+            logp_old: Tensor::from_slice(&[-0.5f32, -1.0, -0.2]).view([1, 3]),
+            adv: Tensor::from_slice(&[0.7f32, 0.7, 0.7]).view([1, 3]),
+            mask: Tensor::from_slice(&[1.0f32, 1.0, 1.0]).view([1, 3]),
+            logp_ref: Some(Tensor::from_slice(&[-0.9f32, -1.1, -0.4]).view([1, 3])),
+            entropy: None,
+            clip: None,
+            env_step: vec![0],
+        };
+        let norm = Normaliser::from_counts(AggMode::TokenMean, &[3], None);
+        let mut cfg = Config::default();
+        cfg.loss.kl = Some(KlKind::K1);
+        cfg.loss.kl_coef = 0.5;
+        cfg.loss.entropy_coef = 0.0;
+        // ratio 1: pg = −A = −0.7; k1 = mean(x − y) = (0.4 + 0.1 + 0.2)/3
+        let pg = -0.7;
+        let kl = (0.4 + 0.1 + 0.2) / 3.0;
+        let as_loss = policy_loss(&rows(), &loss_spec(&cfg, &[], 0), &norm);
+        assert!((as_loss.loss.double_value(&[]) - (pg + 0.5 * kl)).abs() < 1e-6);
+        cfg.loss.kl_in_reward = true;
+        let in_reward = policy_loss(&rows(), &loss_spec(&cfg, &[], 0), &norm);
+        assert!((in_reward.loss.double_value(&[]) - pg).abs() < 1e-6);
+        // still measured for the metrics
+        let measured = in_reward.kl.expect("kl measured").double_value(&[]);
+        assert!((measured - kl).abs() < 1e-6);
+    }
 }
