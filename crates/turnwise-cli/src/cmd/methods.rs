@@ -1,5 +1,6 @@
 //! `turnwise methods`: every registered credit-assignment method, its paper, parameters
-//! with defaults, and whether it is exact or rests on a spec assumption.
+//! with defaults, whether it is exact or rests on a spec assumption, and the built-in
+//! environments on which `turnwise train` computes every field it reads.
 
 use anyhow::Result;
 use serde_json::json;
@@ -41,6 +42,10 @@ pub fn run(args: Args) -> Result<i32> {
                 println!("    {}", i.paper);
                 println!("    {}", i.idea);
                 println!("    output: {}; reads: {}", i.output, i.fields.join(", "));
+                println!(
+                    "    fields computed by the trainer on: {}",
+                    trains_on_text(i.name)
+                );
                 for p in i.params {
                     println!(
                         "    --param {}={}  ({}; {})",
@@ -65,7 +70,9 @@ pub fn run(args: Args) -> Result<i32> {
                 println!(
                     "{}",
                     json!({"name": i.name, "paper": i.paper, "idea": i.idea, "output": i.output,
-                           "fields": i.fields, "params": params, "status": st, "status_detail": why})
+                           "kind": i.kind.name(), "fields": i.fields, "params": params,
+                           "status": st, "status_detail": why,
+                           "trains_on": turnwise_train::train::annotate::trains_on(i.name)})
                 );
             }
         }
@@ -74,10 +81,22 @@ pub fn run(args: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// The built-in environments on which the trainer computes every field `method` reads.
+fn trains_on_text(method: &str) -> String {
+    let envs = turnwise_train::train::annotate::trains_on(method);
+    if envs.is_empty() {
+        "no built-in environment provides its fields".to_owned()
+    } else if envs.len() == turnwise_envs::registry::ALL.len() {
+        "every built-in environment".to_owned()
+    } else {
+        envs.join(", ")
+    }
+}
+
 /// The method table of `docs/methods.md` (a test keeps the document in sync).
 pub fn markdown_table() -> String {
     let mut s = String::from(
-        "| method | paper | idea | reads | parameters (default) | status |\n|---|---|---|---|---|---|\n",
+        "| method | paper | idea | reads | parameters (default) | status | fields computed on |\n|---|---|---|---|---|---|---|\n",
     );
     for m in registry::all() {
         let i = m.info();
@@ -93,7 +112,7 @@ pub fn markdown_table() -> String {
         };
         let esc = |x: &str| x.replace('|', "\\|");
         s.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | **{}**: {} |\n",
+            "| `{}` | {} | {} | {} | {} | **{}**: {} | {} |\n",
             i.name,
             esc(i.paper),
             esc(i.idea),
@@ -104,7 +123,18 @@ pub fn markdown_table() -> String {
                 .join(", "),
             params,
             st,
-            esc(why)
+            esc(why),
+            trains_on_text(i.name)
+                .split(", ")
+                .map(|e| {
+                    if e.contains(' ') {
+                        e.to_owned()
+                    } else {
+                        format!("`{e}`")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     s
