@@ -112,7 +112,7 @@ def devtools_port(user_data, proc, timeout=60):
 def check(html, png, width=1400, height=2400):
     """Returns the list of errors seen while loading `html`; writes the screenshot."""
     chromium = os.environ.get("CHROMIUM", "chromium")
-    with tempfile.TemporaryDirectory() as ud:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as ud:
         proc = subprocess.Popen(
             [chromium, *FLAGS, f"--user-data-dir={ud}", f"--window-size={width},{height}",
              "about:blank"],
