@@ -258,6 +258,13 @@ impl Batch {
         self.groups.iter().flat_map(|g| g.trajectories.iter())
     }
 
+    /// All trajectories in batch order, mutably.
+    pub fn trajectories_mut(&mut self) -> impl Iterator<Item = &mut Trajectory> {
+        self.groups
+            .iter_mut()
+            .flat_map(|g| g.trajectories.iter_mut())
+    }
+
     /// Number of trajectories.
     pub fn num_trajectories(&self) -> usize {
         self.groups.iter().map(|g| g.trajectories.len()).sum()

@@ -111,11 +111,7 @@ pub fn score_answers(
             / s.mask.sum_dim_intlist(1, false, Kind::Double);
         ell_u.extend(Vec::<f64>::try_from(mean)?);
     }
-    let mut trajs: Vec<&mut turnwise_core::Trajectory> = batch
-        .groups
-        .iter_mut()
-        .flat_map(|g| g.trajectories.iter_mut())
-        .collect();
+    let mut trajs: Vec<&mut turnwise_core::Trajectory> = batch.trajectories_mut().collect();
     for ((i, t), u) in slots.into_iter().zip(inverse) {
         let ell = ell_u[u];
         match t {

@@ -74,12 +74,7 @@ impl Annotator for Modes {
             cx.cfg.optim.micro_batch,
         )?;
         // A trajectory without an answer has no mode (q = 0): its log-probs are unknown.
-        for (t, r) in batch
-            .groups
-            .iter_mut()
-            .flat_map(|g| g.trajectories.iter_mut())
-            .zip(&references)
-        {
+        for (t, r) in batch.trajectories_mut().zip(&references) {
             if r.is_none() {
                 t.ext_mut().gold_logprob_initial = Some(vec![f64::NAN]);
                 for u in &mut t.turns {

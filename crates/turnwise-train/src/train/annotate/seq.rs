@@ -41,12 +41,7 @@ impl Annotator for SeqScore {
         let f = cx.frozen;
         let logp = f.row_sums(|c| &f.logp_old[c] * &f.mask[c]);
         let (s, n) = per_trajectory(cx, batch.num_trajectories(), &logp);
-        for (i, t) in batch
-            .groups
-            .iter_mut()
-            .flat_map(|g| g.trajectories.iter_mut())
-            .enumerate()
-        {
+        for (i, t) in batch.trajectories_mut().enumerate() {
             // A trajectory without action tokens scores 0 (log 1).
             t.ext_mut().seq_score = Some(if n[i] > 0.0 { s[i] / n[i] } else { 0.0 });
         }

@@ -102,11 +102,7 @@ impl Annotator for Teacher {
         for (k, &r) in idx.iter().enumerate() {
             teacher_row[r] = Some(teacher_u[inverse[k]]);
         }
-        let mut trajs: Vec<&mut turnwise_core::Trajectory> = batch
-            .groups
-            .iter_mut()
-            .flat_map(|g| g.trajectories.iter_mut())
-            .collect();
+        let mut trajs: Vec<&mut turnwise_core::Trajectory> = batch.trajectories_mut().collect();
         for (i, t) in trajs.iter_mut().enumerate() {
             if hints[i].is_some() {
                 // turns without action tokens: log 1 under both

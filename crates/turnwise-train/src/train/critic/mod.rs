@@ -169,12 +169,7 @@ impl Annotator for Critic {
             regroup(&tv, &lens)
         };
         let mut fi = 0;
-        for (i, t) in batch
-            .groups
-            .iter_mut()
-            .flat_map(|g| g.trajectories.iter_mut())
-            .enumerate()
-        {
+        for (i, t) in batch.trajectories_mut().enumerate() {
             let fin = finals[i].as_ref().map(|_| {
                 fi += 1;
                 fi - 1

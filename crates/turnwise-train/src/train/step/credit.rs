@@ -65,11 +65,7 @@ fn params_of(cfg: &Config, m: &MethodInfo) -> Map<String, Value> {
 fn kl_penalty(batch: &mut Batch, rows: &RowSet, frozen: &Frozen, beta: f64) {
     let Some(refs) = &frozen.logp_ref else { return };
     let kl_u = frozen.row_sums(|c| (&frozen.logp_old[c] - &refs[c]) * &frozen.mask[c]);
-    let mut trajs: Vec<&mut turnwise_core::Trajectory> = batch
-        .groups
-        .iter_mut()
-        .flat_map(|g| g.trajectories.iter_mut())
-        .collect();
+    let mut trajs: Vec<&mut turnwise_core::Trajectory> = batch.trajectories_mut().collect();
     for r in 0..rows.len() {
         let u = &mut trajs[rows.traj[r]].turns[rows.turn[r]];
         u.reward = Some(u.reward.unwrap_or(0.0) - beta * kl_u[rows.inverse[r]]);
@@ -91,12 +87,7 @@ fn length_reward(
     p.entry("buffer_len")
         .or_insert(Value::from((budget / 5).max(1)));
     let mut cache: BTreeMap<u32, f64> = BTreeMap::new();
-    for u in batch
-        .groups
-        .iter_mut()
-        .flat_map(|g| g.trajectories.iter_mut())
-        .flat_map(|t| t.turns.iter_mut())
-    {
+    for u in batch.trajectories_mut().flat_map(|t| t.turns.iter_mut()) {
         let r = match cache.get(&u.tokens) {
             Some(r) => *r,
             None => {
@@ -138,12 +129,7 @@ pub fn assign(
                     let r = out
                         .turn_values()
                         .ok_or_else(|| anyhow!("{}: expected per-turn rewards", m.name))?;
-                    for (i, t) in b
-                        .groups
-                        .iter_mut()
-                        .flat_map(|g| g.trajectories.iter_mut())
-                        .enumerate()
-                    {
+                    for (i, t) in b.trajectories_mut().enumerate() {
                         for (u, v) in t.turns.iter_mut().zip(r.traj(i)) {
                             u.reward = Some(*v);
                         }
@@ -153,7 +139,7 @@ pub fn assign(
                 k => return Err(anyhow!("{} is not a reward shaper ({})", m.name, k.name())),
             }
         }
-        for t in b.groups.iter_mut().flat_map(|g| g.trajectories.iter_mut()) {
+        for t in b.trajectories_mut() {
             t.outcome = Some(t.total_reward());
         }
         shaped = Some(b);
@@ -255,12 +241,7 @@ impl Credited {
                 .map(|t| t.turns.iter().map(|u| u.reward).collect())
                 .collect()
         });
-        for (i, t) in batch
-            .groups
-            .iter_mut()
-            .flat_map(|g| g.trajectories.iter_mut())
-            .enumerate()
-        {
+        for (i, t) in batch.trajectories_mut().enumerate() {
             for (k, u) in t.turns.iter_mut().enumerate() {
                 let mut m = BTreeMap::new();
                 if let Some(a) = adv[i][k] {

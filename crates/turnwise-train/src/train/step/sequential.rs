@@ -45,12 +45,7 @@ pub fn reset(batch: &mut Batch) {
 
 /// Sets `seq_log_ratio` of every turn of `batch` (0 where not yet measured).
 fn write_ratio(batch: &mut Batch, ell: &[Vec<f64>]) {
-    for (i, t) in batch
-        .groups
-        .iter_mut()
-        .flat_map(|g| g.trajectories.iter_mut())
-        .enumerate()
-    {
+    for (i, t) in batch.trajectories_mut().enumerate() {
         for (k, u) in t.turns.iter_mut().enumerate() {
             u.ext_mut().seq_log_ratio = Some(ell[i][k]);
         }
