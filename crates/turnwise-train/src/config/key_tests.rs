@@ -57,6 +57,16 @@ const ROWS: &[Row] = &[
         &["\"full\"", "\"last-k\"", "\"mem1\""],
     ),
     row("env.history_k", &["-1", "16777217"], &["0", "8"]),
+    Row {
+        key: "env.format",
+        with: &[
+            "model.path=\"../../.models/SmolLM2-135M-Instruct.Q4_1.gguf\"",
+            "env.history=\"full\"",
+            "sft.enabled=false",
+        ],
+        bad: &["\"markdown\"", "1"],
+        good: &["\"text\"", "\"chat\""],
+    },
     row("model.path", &["\"/nonexistent/model\"", "1"], &["\"\""]),
     row(
         "model.preset",

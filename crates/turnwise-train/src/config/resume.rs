@@ -42,6 +42,10 @@ pub const RULES: &[(&str, OnResume)] = &[
         "env.history_k",
         Immutable("the policy was trained on this context"),
     ),
+    (
+        "env.format",
+        Immutable("the policy was trained on this context"),
+    ),
     ("env.group_size", Mutable),
     ("env.tasks_per_step", Mutable),
     ("env.max_turns", Mutable),

@@ -98,6 +98,9 @@ pub struct EnvConfig {
     pub history: HistoryMode,
     /// k for `last-k` (0: the current observation only, i.e. step-independent).
     pub history_k: usize,
+    /// `text` (observations and actions as raw text) or `chat` (the model's chat template:
+    /// a system message, user observations, assistant actions; needs `history = "full"`).
+    pub format: crate::rollout::Format,
 }
 
 impl Default for EnvConfig {
@@ -110,6 +113,7 @@ impl Default for EnvConfig {
             max_turns: 20,
             history: HistoryMode::LastK,
             history_k: 0,
+            format: crate::rollout::Format::Text,
         }
     }
 }

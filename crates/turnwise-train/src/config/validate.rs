@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::sections::Config;
+use super::sections::{Config, HistoryMode};
 
 /// The range of a real-valued key.
 #[derive(Debug, Clone, Copy)]
@@ -222,6 +222,23 @@ fn env_keys(c: &Config, k: &mut Checks) {
     k.int("env.tasks_per_step", e.tasks_per_step as i128, 1, BIG);
     k.int("env.max_turns", e.max_turns as i128, 1, BIG);
     k.int("env.history_k", e.history_k as i128, 0, BIG);
+    if e.format == crate::rollout::Format::Chat {
+        k.require(
+            "env.format",
+            !c.model.path.is_empty(),
+            "\"chat\" needs a pretrained model with a chat template: set model.path",
+        );
+        k.require(
+            "env.format",
+            e.history == HistoryMode::Full,
+            "\"chat\" needs env.history = \"full\" (a conversation only grows; last-k and mem1 would cut messages)",
+        );
+        k.require(
+            "env.format",
+            !c.sft.enabled,
+            "\"chat\" needs sft.enabled = false (the warm start's demonstrations are raw text)",
+        );
+    }
 }
 
 fn model_keys(c: &Config, k: &mut Checks) {

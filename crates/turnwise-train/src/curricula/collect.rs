@@ -148,7 +148,7 @@ fn learn(
     rng: &mut Rng,
 ) -> Result<()> {
     use rand::Rng as _;
-    let parse = |env: &dyn Env, text: &str| spec.style.parse(env, text).action.to_owned();
+    let parse = |env: &dyn Env, text: &str| spec.parse(env, text).action.to_owned();
     let mut offers = Vec::new();
     for gr in groups {
         let signal = exit::learning_signal(gr);

@@ -6,6 +6,7 @@
 //! a [`Sampler`]. The credit fields an environment declares ([`Env::credit_fields`]) are
 //! copied from each step's `Info` into the turn ([`record_step_fields`]).
 
+pub mod chat;
 pub mod context;
 pub mod sampler;
 
@@ -19,6 +20,7 @@ use turnwise_envs::{Env, Info};
 
 use crate::policy::generate::{Generated, SampleSpec};
 use crate::policy::PolicyTokenizer;
+pub use chat::Format;
 pub use context::{context_of, final_context, HistorySpec};
 pub use sampler::Sampler;
 
@@ -36,6 +38,15 @@ pub struct RolloutSpec {
     pub sample: SampleSpec,
     /// How observations are rendered and outputs parsed (`turnwise_envs::render`).
     pub style: Style,
+    /// Raw text or the model's chat template ([`chat`]).
+    pub format: Format,
+}
+
+impl RolloutSpec {
+    /// The environment action of a sampled output ([`chat::parse`]).
+    pub fn parse<'a>(&self, env: &dyn Env, output: &'a str) -> turnwise_envs::render::Parsed<'a> {
+        chat::parse(self.format, self.style, env, output)
+    }
 }
 
 /// Counters of one rollout.
@@ -61,19 +72,12 @@ struct Episode {
     success: bool,
 }
 
-/// What the state before a turn tells the turn: its anchor and subgoal.
-fn push_observation(
-    ep: &mut Episode,
-    text: &str,
-    info: &Info,
-    tok: &PolicyTokenizer,
-) -> anyhow::Result<()> {
+/// What the state before a turn tells the turn: its observation (text and ids), anchor
+/// and subgoal.
+fn push_observation(ep: &mut Episode, observation: Text, info: &Info) {
     let env_step = ep.traj.turns.len() as u64;
     let mut turn = Turn {
-        observation: Text {
-            text: text.to_owned(),
-            token_ids: tok.encode(text)?,
-        },
+        observation,
         anchor: info.state_key.as_deref().map(Box::from),
         ..Turn::default()
     };
@@ -85,7 +89,6 @@ fn push_observation(
         turn.ext_mut().switch = Some(ep.traj.turns.is_empty() || prev != info.subgoal);
     }
     ep.traj.turns.push(turn);
-    Ok(())
 }
 
 /// Copies the credit fields `fields` (the environment's [`Env::credit_fields`]) of one
@@ -125,7 +128,7 @@ fn step_all(
     for ep in eps.iter_mut() {
         let Some(g) = ep.pending.take() else { continue };
         let text = tok.decode(&g.ids)?;
-        let parsed = spec.style.parse(&*ep.env, &text);
+        let parsed = spec.parse(&*ep.env, &text);
         let step = ep.env.step(parsed.action);
         n += 1;
         let turn = ep
@@ -152,20 +155,19 @@ fn step_all(
             turn: ep.traj.turns.len() + 1,
             max_tokens: spec.sample.max_new,
         };
-        let obs = spec
+        let rendered = spec
             .style
             .observation(&*ep.env, ctx, &step.observation, Some(step.reward));
+        let action = &ep.traj.turns.last().expect("just played").action.token_ids;
+        let obs = chat::observation(spec.format, tok, &*ep.env, Some(action), &rendered)?;
         if step.truncated || ep.traj.turns.len() >= spec.max_turns {
             // Cut by the environment's or the trainer's turn budget: keep s_T for critics.
             ep.done = true;
             ep.traj.truncated = true;
-            ep.traj.ext_mut().final_observation = Some(Text {
-                token_ids: tok.encode(&obs)?,
-                text: obs,
-            });
+            ep.traj.ext_mut().final_observation = Some(obs);
             continue;
         }
-        push_observation(ep, &obs, &step.info, tok)?;
+        push_observation(ep, obs, &step.info);
         let t = ep.traj.turns.len() - 1;
         if context_of(&ep.traj, t, spec.history).len() + spec.sample.max_new > spec.max_context {
             // The next context does not fit: the episode ends before that turn.
@@ -241,7 +243,8 @@ pub fn collect(
                 max_tokens: spec.sample.max_new,
             };
             let text = spec.style.observation(&*ep.env, ctx, &obs.text, None);
-            push_observation(&mut ep, &text, &obs.info, tok)?;
+            let first = chat::observation(spec.format, tok, &*ep.env, None, &text)?;
+            push_observation(&mut ep, first, &obs.info);
             Ok(ep)
         })
         .collect::<anyhow::Result<Vec<Episode>>>()?;

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::policy::generate::SampleSpec;
 use crate::policy::Policy;
 use crate::policy::PolicyTokenizer;
-use crate::rollout::{collect, HistorySpec, RolloutSpec, RolloutStats};
+use crate::rollout::{collect, Format, HistorySpec, RolloutSpec, RolloutStats};
 
 /// The result of an evaluation.
 #[derive(Debug, Clone, Serialize)]
@@ -43,13 +43,18 @@ pub fn rollout_spec(
     greedy: bool,
 ) -> RolloutSpec {
     let stop_id = stop.and_then(|s| policy.tokenizer.id(s));
+    let format = cfg.env.format;
     RolloutSpec {
         max_turns,
         max_context: cfg.model.max_context as usize,
         history: HistorySpec {
             mode: cfg.env.history,
             k: cfg.env.history_k,
-            bos: policy.tokenizer.bos(),
+            // A chat template writes its own beginning (Llama 3's `<|begin_of_text|>`).
+            bos: match format {
+                Format::Text => policy.tokenizer.bos(),
+                Format::Chat => None,
+            },
         },
         sample: SampleSpec {
             max_new: cfg.sampling.max_action_tokens,
@@ -65,6 +70,7 @@ pub fn rollout_spec(
             greedy,
         },
         style: STYLE,
+        format,
     }
 }
 

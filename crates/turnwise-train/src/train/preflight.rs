@@ -9,6 +9,7 @@ use turnwise_envs::render::TurnCtx;
 use super::envs::{eval_tasks, make_envs, STYLE};
 use crate::config::Config;
 use crate::policy::Policy;
+use crate::rollout::{chat, Format};
 
 /// Task seeds probed for the first observation's length.
 const PROBES: u64 = 16;
@@ -24,7 +25,10 @@ pub fn first_context_len(cfg: &Config, policy: &Policy) -> Result<usize> {
         cfg.run.seed,
         cfg.eval.episodes.min(64),
     ));
-    let bos = usize::from(policy.tokenizer.bos().is_some());
+    let bos = match cfg.env.format {
+        Format::Text => usize::from(policy.tokenizer.bos().is_some()),
+        Format::Chat => 0,
+    };
     let mut longest = 0;
     for (opts, s) in tasks {
         let mut env = make_envs(cfg, 1, &opts)?.remove(0);
@@ -34,7 +38,9 @@ pub fn first_context_len(cfg: &Config, policy: &Policy) -> Result<usize> {
             max_tokens: cfg.sampling.max_action_tokens,
         };
         let text = STYLE.observation(&*env, ctx, &obs.text, None);
-        longest = longest.max(bos + policy.tokenizer.encode(&text)?.len());
+        // In the chat format this renders the template: one that fails errs here, before any work.
+        let first = chat::observation(cfg.env.format, &policy.tokenizer, &*env, None, &text)?;
+        longest = longest.max(bos + first.token_ids.len());
     }
     Ok(longest)
 }
