@@ -20,6 +20,10 @@ pub struct DemoConfig {
     pub style: Style,
     /// Safety cap on turns per episode (environments have their own limits).
     pub max_turns: usize,
+    /// Per-turn response budget the observations state (RAGEN's "Max response length");
+    /// a policy trained on the demonstrations should see the budget it samples with (the
+    /// trainer passes `sampling.max_action_tokens`).
+    pub max_tokens: usize,
 }
 
 /// Plays one episode from `seed` and records it. `rng` draws the ε-random actions.
@@ -53,7 +57,7 @@ pub fn episode(
         };
         let ctx = TurnCtx {
             turn: t,
-            max_tokens: 100,
+            max_tokens: cfg.max_tokens,
         };
         let observation = cfg.style.observation(env, ctx, &text, prev_reward);
         let output = cfg.style.format_action(env, &action);

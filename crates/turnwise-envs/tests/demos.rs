@@ -12,6 +12,7 @@ fn maze_demos_roundtrip_and_score() {
         noise: 0.0,
         style: Style::Faithful,
         max_turns: 1000,
+        max_tokens: 100,
     };
     let mut rng = turnwise_core::seed::rng(0, 1);
     let dir = std::env::temp_dir().join(format!("tw-demos-{}", std::process::id()));
@@ -49,6 +50,7 @@ fn noisy_demos_take_random_actions() {
         noise: 0.5,
         style: Style::Chat,
         max_turns: 1000,
+        max_tokens: 100,
     };
     let mut rng = turnwise_core::seed::rng(0, 1);
     let mut clean = 0.0;

@@ -46,6 +46,8 @@ pub fn demo_groups(cfg: &Config) -> Result<Vec<Group>> {
         noise: cfg.sft.noise,
         style: STYLE,
         max_turns: cfg.env.max_turns,
+        // The budget the rollouts state: RAGEN's prompt says "Max response length: N".
+        max_tokens: cfg.sampling.max_action_tokens,
     };
     Ok((0..cfg.sft.episodes as u64)
         .map(|i| {
@@ -71,7 +73,7 @@ pub fn vocabulary_texts(cfg: &Config, demos: &[Group]) -> Result<Vec<String>> {
             &*env,
             turnwise_envs::render::TurnCtx {
                 turn: 1,
-                max_tokens: 1,
+                max_tokens: cfg.sampling.max_action_tokens,
             },
             &obs.text,
             None,
@@ -115,3 +117,45 @@ const EVAL_STARTS: &[(&str, StartCells)] = &[
     ("lmrl/maze-fo", turnwise_envs::envs::maze::eval_starts),
     ("lmrl/maze-po", turnwise_envs::envs::maze::eval_starts),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use turnwise_envs::render::TurnCtx;
+
+    /// The warm start's demonstrations show the prompt the rollouts show: RAGEN's
+    /// observation states the response budget, and demonstrations that said "100 words"
+    /// while the rollouts said `sampling.max_action_tokens` (40 in configs/sokoban.toml) left
+    /// the SFT policy answering `<answer></answer>` on frozenlake (success 0.125 → 0.00).
+    #[test]
+    fn demonstrations_state_the_rollouts_token_budget() {
+        let sets: Vec<String> = [
+            "env.name=\"ragen/frozenlake\"",
+            "sampling.max_action_tokens=40",
+            "sft.episodes=3",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let cfg = crate::config::load(None, &sets).unwrap();
+        let demos = demo_groups(&cfg).unwrap();
+        let mut env = make_envs(&cfg, 1, &[]).unwrap().pop().unwrap();
+        let traj: Vec<_> = demos.iter().flat_map(|g| &g.trajectories).collect();
+        assert_eq!(traj.len(), 3);
+        for t in traj {
+            let seed = t.metadata["seed"].as_u64().unwrap();
+            let obs = env.reset(seed);
+            // What the rollout renders for its first turn (rollout/mod.rs).
+            let ctx = TurnCtx {
+                turn: 1,
+                max_tokens: cfg.sampling.max_action_tokens,
+            };
+            let want = STYLE.observation(&*env, ctx, &obs.text, None);
+            assert_eq!(t.turns[0].observation.text, want);
+            for u in &t.turns {
+                let text = &u.observation.text;
+                assert!(text.contains("Max response length: 40 words"), "{text}");
+            }
+        }
+    }
+}

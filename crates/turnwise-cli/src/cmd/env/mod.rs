@@ -50,6 +50,10 @@ struct DemosArgs {
     /// Recorded text format: faithful or chat.
     #[arg(long, default_value = "faithful")]
     style: Style,
+    /// Response budget stated in RAGEN's prompt (give the trainer's
+    /// `sampling.max_action_tokens` when the file is an `sft.demos` warm start).
+    #[arg(long, default_value_t = 100)]
+    max_tokens: usize,
     /// Option override `KEY=VALUE` (repeatable).
     #[arg(long = "option", value_name = "KEY=VALUE")]
     options: Vec<String>,
@@ -86,6 +90,7 @@ fn run_demos(a: DemosArgs) -> Result<i32> {
         noise: a.noise,
         style: a.style,
         max_turns: 10_000,
+        max_tokens: a.max_tokens,
     };
     let mut rng = turnwise_core::seed::rng(a.seed, 0xde305);
     let mut w = AtomicWriter::create(&a.out)?;
