@@ -9,6 +9,8 @@ use crate::model::linear::Lora;
 use crate::model::{add_var, Policy};
 use rand::Rng as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tch::{Device, Tensor};
 
 /// The projections an adapter may target (Hugging Face short names).
@@ -71,6 +73,7 @@ impl Policy {
         let mut rng = turnwise_core::seed::rng(cfg.seed, 0x10a);
         let r = cfg.rank as i64;
         let scale = cfg.alpha / cfg.rank as f64;
+        let on = Arc::new(AtomicBool::new(true));
         let mut adapters = vec![];
         for (li, layer) in self.layers.iter().enumerate() {
             for (short, lin) in layer.linears() {
@@ -89,9 +92,11 @@ impl Policy {
                 let b = Tensor::f_zeros([out, r], (kind, device))?;
                 let a = add_var(&root, &format!("{}.lora_A.weight", lin.name), a, true);
                 let b = add_var(&root, &format!("{}.lora_B.weight", lin.name), b, true);
-                adapters.push((li, short, Lora { a, b, scale }));
+                let on = on.clone();
+                adapters.push((li, short, Lora { a, b, scale, on }));
             }
         }
+        self.lora = Some(cfg.clone());
         for (li, short, lora) in adapters {
             for (s, lin) in self.layers[li].linears_mut() {
                 if s == short {
@@ -101,6 +106,78 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// Runs `f` with every adapter switched off, i.e. on the base model (the KL reference
+    /// of LoRA training, with no second copy of the weights); the adapters are back on when
+    /// `f` returns or panics.
+    pub fn with_adapters_off<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct On(Option<Arc<AtomicBool>>);
+        impl Drop for On {
+            fn drop(&mut self) {
+                if let Some(s) = &self.0 {
+                    s.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let switch = self
+            .layers
+            .iter()
+            .flat_map(|l| l.linears())
+            .find_map(|(_, x)| x.lora.as_ref().map(|l| l.on.clone()));
+        if let Some(s) = &switch {
+            s.store(false, Ordering::Relaxed);
+        }
+        let _on = On(switch);
+        f()
+    }
+
+    /// Reads adapters saved by [`Policy::save_lora_adapter`] (PEFT's
+    /// `adapter_model.safetensors` in `dir`) into the attached adapters, which must have the
+    /// same targets and rank; an error names the file and the missing or misshapen tensor.
+    pub fn load_lora_adapter(&mut self, dir: &Path) -> Result<()> {
+        let path = dir.join("adapter_model.safetensors");
+        let saved: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&path)
+            .map_err(|e| ModelError::checkpoint(&path, e.to_string()))?
+            .into_iter()
+            .collect();
+        let mut n = 0;
+        for layer in &self.layers {
+            for (_, lin) in layer.linears() {
+                let Some(l) = &lin.lora else { continue };
+                for (part, t) in [("lora_A", &l.a), ("lora_B", &l.b)] {
+                    let name = format!("base_model.model.{}.{part}.weight", lin.name);
+                    let src = saved.get(&name).ok_or_else(|| {
+                        ModelError::checkpoint(&path, format!("missing tensor `{name}`"))
+                    })?;
+                    if src.size() != t.size() {
+                        return Err(ModelError::checkpoint(
+                            &path,
+                            format!(
+                                "`{name}` has shape {:?}, the adapter {:?}",
+                                src.size(),
+                                t.size()
+                            ),
+                        ));
+                    }
+                    let src = src.f_to_kind(t.kind())?.f_to_device(t.device())?;
+                    tch::no_grad(|| t.shallow_clone().f_copy_(&src))?;
+                    n += 1;
+                }
+            }
+        }
+        if n != saved.len() {
+            return Err(ModelError::checkpoint(
+                &path,
+                format!("{} tensors, the attached adapters have {n}", saved.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The settings of the attached adapters (None: no adapter, or merged).
+    pub fn lora_config(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref()
     }
 
     /// Whether any adapter is attached.
@@ -123,6 +200,7 @@ impl Policy {
                 }
             }
         }
+        self.lora = None;
         Ok(())
     }
 

@@ -1,6 +1,9 @@
 //! A linear projection `y = x Wᵀ + b` with an optional LoRA adapter
 //! (Hu et al. 2021, "LoRA", Eq. 3: `h = W₀x + (α/r)·B A x`, B initialised to zero).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use crate::error::Result;
 use tch::Tensor;
 
@@ -13,6 +16,9 @@ pub struct Lora {
     pub b: Tensor,
     /// α / r.
     pub scale: f64,
+    /// Whether the adapter takes part in the forward pass (one switch shared by every
+    /// adapter of a model: off gives the base model, LoRA's KL reference without a copy).
+    pub on: Arc<AtomicBool>,
 }
 
 /// A projection with Hugging Face names `<prefix>.weight` / `<prefix>.bias`.
@@ -33,13 +39,13 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = x.f_linear(&self.weight, self.bias.as_ref())?;
         match &self.lora {
-            None => Ok(y),
-            Some(l) => {
+            Some(l) if l.on.load(Ordering::Relaxed) => {
                 let low = x
                     .f_linear::<Tensor>(&l.a, None)?
                     .f_linear::<Tensor>(&l.b, None)?;
                 Ok(y.f_add(&low.f_mul_scalar(l.scale)?)?)
             }
+            _ => Ok(y),
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Policy {
     pub(crate) norm: Tensor,
     pub(crate) lm_head: Option<Linear>,
     pub(crate) rope: Rope,
+    /// The attached adapters' settings ([`Policy::add_lora`]).
+    pub(crate) lora: Option<crate::lora::LoraConfig>,
 }
 
 /// How a parameter starts when it is not read from a checkpoint.
@@ -265,6 +267,7 @@ impl Policy {
             norm,
             lm_head,
             rope,
+            lora: None,
         })
     }
 

@@ -27,6 +27,9 @@ const fn row(
 
 const NOT_FINITE: [&str; 3] = ["nan", "inf", "-inf"];
 
+/// A pretrained model (scripts/setup.d/20-model.sh), for keys that need one.
+const SMOLLM2: &str = "model.path=\"../../.models/SmolLM2-135M-Instruct.Q4_1.gguf\"";
+
 const ROWS: &[Row] = &[
     row(
         "run.seed",
@@ -59,11 +62,7 @@ const ROWS: &[Row] = &[
     row("env.history_k", &["-1", "16777217"], &["0", "8"]),
     Row {
         key: "env.format",
-        with: &[
-            "model.path=\"../../.models/SmolLM2-135M-Instruct.Q4_1.gguf\"",
-            "env.history=\"full\"",
-            "sft.enabled=false",
-        ],
+        with: &[SMOLLM2, "env.history=\"full\"", "sft.enabled=false"],
         bad: &["\"markdown\"", "1"],
         good: &["\"text\"", "\"chat\""],
     },
@@ -82,6 +81,24 @@ const ROWS: &[Row] = &[
     row("model.heads", &["0", "3", "64", "4097"], &["2", "4"]),
     row("model.d_ff", &["0", "-1"], &["1", "256"]),
     row("model.max_context", &["0", "1", "6", "-5"], &["7", "4096"]),
+    Row {
+        key: "model.lora.rank",
+        with: &[SMOLLM2],
+        bad: &["0", "-1", "65537"],
+        good: &["1", "8"],
+    },
+    Row {
+        key: "model.lora.alpha",
+        with: &[SMOLLM2],
+        bad: &["0", "-1", "nan", "inf"],
+        good: &["1", "32"],
+    },
+    Row {
+        key: "model.lora.targets",
+        with: &[SMOLLM2],
+        bad: &["[]", "[\"x_proj\"]", "[\"q_proj\", \"lm_head\"]"],
+        good: &["[\"q_proj\"]", "[\"q_proj\", \"v_proj\", \"down_proj\"]"],
+    },
     row(
         "sampling.temperature",
         &["0", "-1", "nan", "inf", "\"hot\""],
@@ -304,6 +321,8 @@ fn every_key_has_a_row() {
             "loss.kl=\"k3\"".into(),
             "loss.kl_coef=0.1".into(),
             "loss.epo.max_steps=5".into(),
+            SMOLLM2.into(),
+            "model.lora.rank=8".into(),
         ],
     )
     .unwrap();

@@ -50,6 +50,10 @@ pub const RULES: &[(&str, OnResume)] = &[
     ("env.tasks_per_step", Mutable),
     ("env.max_turns", Mutable),
     ("model.max_context", Mutable),
+    (
+        "model.lora",
+        Immutable("the checkpoint's adapters have this shape and the base is frozen"),
+    ),
     ("model", MODEL),
     ("sampling", Mutable),
     ("credit", Mutable),

@@ -142,6 +142,48 @@ pub struct ModelConfig {
     /// Longest context in tokens (`max_position_embeddings`; rotary positions, so this is
     /// the context budget rather than a table size).
     pub max_context: i64,
+    /// `[model.lora]`: train LoRA adapters on a frozen pretrained model (none: every weight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraConfig>,
+}
+
+/// `[model.lora]`: LoRA adapters (Hu et al. 2021) on the chosen projections of every layer
+/// of `model.path`; the base weights stay frozen, the KL reference is the base model
+/// (adapters switched off), and checkpoints hold the merged weights plus the adapters in
+/// PEFT's layout (`adapter_model.safetensors`, `adapter_config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoraConfig {
+    /// Rank r.
+    pub rank: usize,
+    /// α: the update is scaled by α / r.
+    pub alpha: f64,
+    /// Projections that get an adapter (`q_proj k_proj v_proj o_proj gate_proj up_proj down_proj`).
+    pub targets: Vec<String>,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        LoraConfig {
+            rank: 8,
+            alpha: 16.0,
+            targets: ["q_proj", "k_proj", "v_proj", "o_proj"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl LoraConfig {
+    /// turnwise-model's adapter settings; `seed` initialises A.
+    pub fn model(&self, seed: u64) -> turnwise_model::lora::LoraConfig {
+        turnwise_model::lora::LoraConfig {
+            rank: self.rank,
+            alpha: self.alpha,
+            targets: self.targets.clone(),
+            seed,
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -154,6 +196,7 @@ impl Default for ModelConfig {
             heads: 4,
             d_ff: 128,
             max_context: 128,
+            lora: None,
         }
     }
 }

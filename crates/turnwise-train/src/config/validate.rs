@@ -273,6 +273,25 @@ fn model_keys(c: &Config, k: &mut Checks) {
     k.int("model.heads", m.heads, 1, 4096);
     k.int("model.d_ff", m.d_ff, 1, BIG);
     k.int("model.max_context", m.max_context, 2, BIG);
+    if let Some(l) = &m.lora {
+        k.require(
+            "model.lora",
+            !m.path.is_empty(),
+            "adapters train on a pretrained model: set model.path",
+        );
+        k.int("model.lora.rank", l.rank as i128, 1, 65536);
+        k.real("model.lora.alpha", l.alpha, Real::POSITIVE);
+        let known = turnwise_model::lora::TARGETS;
+        k.require(
+            "model.lora.targets",
+            !l.targets.is_empty() && l.targets.iter().all(|t| known.contains(&t.as_str())),
+            format!(
+                "must name at least one of {} (got {:?})",
+                known.join(", "),
+                l.targets
+            ),
+        );
+    }
     if m.d_model > 0 && m.heads > 0 {
         k.require(
             "model.heads",

@@ -79,6 +79,10 @@ impl Policy {
     /// the tokenizer files into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         self.model.save(dir)?;
+        if let Some(c) = self.model.lora_config() {
+            // Merged weights above (any tool reads them); the adapters alone, for resuming.
+            self.model.save_lora_adapter(dir, c)?;
+        }
         self.tokenizer.save(dir)
     }
 
@@ -98,10 +102,15 @@ impl Policy {
         Ok(Policy { model, tokenizer })
     }
 
-    /// The trainable tensors, in a fixed (name) order.
+    /// The trainable tensors (the adapters only under LoRA), in a fixed (name) order.
     pub fn parameters(&self) -> Vec<Tensor> {
-        let mut named: Vec<(String, Tensor)> =
-            self.model.var_store().variables().into_iter().collect();
+        let mut named: Vec<(String, Tensor)> = self
+            .model
+            .var_store()
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named.into_iter().map(|(_, t)| t).collect()
     }

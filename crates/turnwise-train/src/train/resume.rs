@@ -102,7 +102,7 @@ impl Trainer {
             });
         };
         super::apply_threads(cfg.run.threads);
-        let (policy, opt, state) = checkpoint::load(&ck, &cfg.optim)?;
+        let (policy, opt, state) = checkpoint::load(&ck, &cfg)?;
         let mut pipeline = Pipeline::new(&cfg, &policy)?;
         pipeline.load(&ck)?;
         preflight::check_context(&cfg, &policy)?;
@@ -110,14 +110,14 @@ impl Trainer {
             warnings.push(w);
         }
         let reference = match cfg.loss.kl {
-            Some(_) => {
+            Some(_) if cfg.model.lora.is_none() => {
                 let r = dir.join("reference");
                 Some(
                     Policy::load(&r)
                         .with_context(|| format!("the KL reference {}", r.display()))?,
                 )
             }
-            None => None,
+            _ => None,
         };
         let metrics = dir.join(METRICS_FILE);
         truncate_after(&metrics, state.step)?;

@@ -24,6 +24,7 @@ pub(super) use super::metrics::append_line;
 use super::metrics::METRICS_FILE;
 use super::preflight;
 use super::run_dir::RunDir;
+use super::update::Reference;
 use crate::config::Config;
 use crate::loss::epo::EntropyHistory;
 use crate::optim::AdamW;
@@ -106,6 +107,17 @@ fn save_policy_atomic(policy: &Policy, dest: &Path) -> Result<()> {
 }
 
 impl Trainer {
+    /// The KL reference: the saved copy of the starting weights, or the base model under
+    /// LoRA (`model.lora`: adapters off); None without `loss.kl`.
+    pub fn kl_reference(&self) -> Option<Reference<'_>> {
+        self.cfg.loss.kl.as_ref()?;
+        match &self.reference {
+            Some(p) => Some(Reference::Copy(p)),
+            None if self.policy.model.has_lora() => Some(Reference::AdaptersOff),
+            None => None,
+        }
+    }
+
     /// Starts a fresh run in `out`: refuses a folder that already holds a run (resume it,
     /// or move it aside with [`super::run_dir::move_aside`]) and takes its lock, then
     /// builds the tokenizer and policy, checks the context and memory, runs the SFT warm
@@ -148,7 +160,12 @@ impl Trainer {
             Policy::new(&cfg.model, tok, cfg.run.seed)?
         } else {
             let dir = Path::new(&cfg.model.path);
-            Policy::load(dir).with_context(|| format!("model.path {}", dir.display()))?
+            let mut p =
+                Policy::load(dir).with_context(|| format!("model.path {}", dir.display()))?;
+            if let Some(l) = &cfg.model.lora {
+                p.model.add_lora(&l.model(cfg.run.seed))?;
+            }
+            p
         };
         preflight::check_context(&cfg, &policy)?;
         if let Some(w) = preflight::check_memory(&cfg, &policy)? {
@@ -172,11 +189,12 @@ impl Trainer {
             refresh_report(&out);
         }
         let reference = match cfg.loss.kl {
-            Some(_) => {
+            // Under LoRA the reference is the base model, adapters off (no copy).
+            Some(_) if cfg.model.lora.is_none() => {
                 save_policy_atomic(&policy, &out.join("reference"))?;
                 Some(Policy::load(&out.join("reference"))?)
             }
-            None => None,
+            _ => None,
         };
         let o = &cfg.optim;
         let opt = AdamW::new(policy.parameters(), o.beta1, o.beta2, o.eps, o.weight_decay);

@@ -83,7 +83,7 @@ impl Frozen {
 pub fn freeze(
     rows: &RowSet,
     policy: &Policy,
-    reference: Option<&Policy>,
+    reference: Option<Reference<'_>>,
     micro: usize,
 ) -> anyhow::Result<Frozen> {
     tch::no_grad(|| {
@@ -99,12 +99,27 @@ pub fn freeze(
             f.logp_old.push(s.logp);
             f.entropy_old.push(s.entropy);
             f.mask.push(s.mask);
-            if let (Some(p), Some(v)) = (reference, f.logp_ref.as_mut()) {
-                v.push(rows.score_unique(p, c.uniq.clone())?.logp);
+            if let (Some(r), Some(v)) = (reference, f.logp_ref.as_mut()) {
+                let s = match r {
+                    Reference::Copy(p) => rows.score_unique(p, c.uniq.clone())?,
+                    Reference::AdaptersOff => policy
+                        .model
+                        .with_adapters_off(|| rows.score_unique(policy, c.uniq.clone()))?,
+                };
+                v.push(s.logp);
             }
         }
         Ok(f)
     })
+}
+
+/// π_ref of the KL term.
+#[derive(Clone, Copy)]
+pub enum Reference<'a> {
+    /// A frozen copy of the starting weights (`RUN/reference`).
+    Copy(&'a Policy),
+    /// The policy's own base model: its LoRA adapters switched off (no second copy).
+    AdaptersOff,
 }
 
 /// Statistics of one update.

@@ -206,11 +206,21 @@ pub fn clean_temporaries(run: &Path) -> Result<usize> {
 
 /// Loads the policy, optimiser moments and state of checkpoint `dir` (verify it first
 /// with [`scan`] or [`manifest::verify`]); refuses non-finite weights.
-pub fn load(
-    dir: &Path,
-    opt_cfg: &crate::config::OptimConfig,
-) -> Result<(Policy, AdamW, TrainerState)> {
-    let policy = Policy::load(dir)?;
+pub fn load(dir: &Path, cfg: &crate::config::Config) -> Result<(Policy, AdamW, TrainerState)> {
+    let opt_cfg = &cfg.optim;
+    let policy = match &cfg.model.lora {
+        None => Policy::load(dir)?,
+        Some(l) => {
+            // The frozen base from model.path, the trained adapters from the checkpoint
+            // (its merged weights would make the base, and the KL reference, drift).
+            let base = Path::new(&cfg.model.path);
+            let mut p = Policy::load(base)
+                .with_context(|| format!("model.path {} (LoRA base)", base.display()))?;
+            p.model.add_lora(&l.model(cfg.run.seed))?;
+            p.model.load_lora_adapter(dir)?;
+            p
+        }
+    };
     check_finite(&policy, dir)?;
     let state = TrainerState::load(dir)?;
     let mut opt = AdamW::new(

@@ -61,7 +61,7 @@ fn a_saved_checkpoint_verifies_and_loads() {
     assert!(m.files.iter().any(|f| f.path == "model.safetensors"));
     let s = scan(run.path()).unwrap();
     assert_eq!(s.intact, Some((dir.clone(), 3)));
-    let (q, opt, st) = load(&dir, &crate::config::OptimConfig::default()).unwrap();
+    let (q, opt, st) = load(&dir, &crate::config::Config::default()).unwrap();
     assert_eq!(st.step, 3);
     assert_eq!(opt.m.len(), q.parameters().len());
 }

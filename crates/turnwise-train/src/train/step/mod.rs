@@ -140,7 +140,7 @@ impl Trainer {
         let frozen = freeze(
             &rows,
             &self.policy,
-            self.reference.as_ref(),
+            self.kl_reference(),
             cfg.optim.micro_batch,
         )?;
         m.freeze_s = clock.lap();
