@@ -81,7 +81,10 @@ fn resume_applies_mutable_keys_and_refuses_immutable_ones_by_name() {
     let ch = resume::diff(&old, &new).unwrap();
     let keys: Vec<&str> = ch.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(keys, ["eval.episodes", "run.steps", "run.threads"]);
-    assert_eq!(ch[1].describe(), "run.steps: 300 → 500");
+    assert_eq!(
+        ch[1].describe(),
+        format!("run.steps: {} → 500", old.run.steps)
+    );
     let bad = load(
         None,
         &[
