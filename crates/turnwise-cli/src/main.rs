@@ -55,6 +55,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    turnwise_openenv::register();
     turnwise_model::memory::configure_from_env();
     let code = match cli.command {
         Command::Advantages(a) => cmd::advantages::run(a),

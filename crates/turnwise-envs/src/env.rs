@@ -177,4 +177,10 @@ pub trait Env: Send {
         let _ = snapshot;
         false
     }
+
+    /// Steps wait on I/O (an environment server): the rollout steps such environments
+    /// concurrently rather than one after another.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }

@@ -33,6 +33,14 @@ pub enum EnvError {
         /// What was expected.
         expected: String,
     },
+    /// The environment cannot be reached (a remote server that is down).
+    #[error("environment `{env}`: {message}")]
+    Unavailable {
+        /// The environment.
+        env: String,
+        /// What failed, naming the address.
+        message: String,
+    },
     /// An option override is not of the form `KEY=VALUE`.
     #[error("option `{0}` is not of the form KEY=VALUE")]
     NotKeyValue(String),

@@ -1,5 +1,7 @@
-//! The registry of environments by name (spec §10). An environment joins by one line in
-//! [`ALL`].
+//! The registry of environments by name (spec §10). A built-in environment joins by one
+//! line in [`ALL`]; crates with remote environments add theirs with [`register`].
+
+use std::sync::RwLock;
 
 use crate::env::Env;
 use crate::error::{closest, EnvError};
@@ -31,14 +33,35 @@ pub static ALL: &[&EnvSpec] = &[
     &crate::envs::kbqa::SPEC,
 ];
 
+static EXTRA: RwLock<Vec<&'static EnvSpec>> = RwLock::new(Vec::new());
+
+/// Registers environments defined outside this crate (remote ones: `turnwise-openenv`),
+/// after the built-in ones. A name registered already is skipped, so calling it twice is
+/// harmless.
+pub fn register(specs: &[&'static EnvSpec]) {
+    let mut extra = EXTRA.write().unwrap_or_else(|e| e.into_inner());
+    for s in specs {
+        if !ALL.iter().chain(extra.iter()).any(|x| x.name == s.name) {
+            extra.push(s);
+        }
+    }
+}
+
+/// Every environment: the built-in ones ([`ALL`]), then the registered ones.
+pub fn all() -> Vec<&'static EnvSpec> {
+    let extra = EXTRA.read().unwrap_or_else(|e| e.into_inner());
+    ALL.iter().copied().chain(extra.iter().copied()).collect()
+}
+
 /// The environment registered as `name`.
 pub fn get(name: &str) -> Result<&'static EnvSpec, EnvError> {
-    ALL.iter()
+    let all = all();
+    all.iter()
         .copied()
         .find(|s| s.name == name)
         .ok_or_else(|| EnvError::UnknownEnv {
             name: name.to_owned(),
-            suggestion: closest(name, ALL.iter().map(|s| s.name)),
+            suggestion: closest(name, all.iter().map(|s| s.name)),
         })
 }
 

@@ -14,7 +14,7 @@ pub struct Args {
 
 /// Runs the command; returns the exit status.
 pub fn run(args: Args) -> Result<i32> {
-    for spec in registry::ALL {
+    for spec in registry::all() {
         if args.json {
             let opts: Vec<_> = spec
                 .options

@@ -101,6 +101,10 @@ pub struct EnvConfig {
     /// `text` (observations and actions as raw text) or `chat` (the model's chat template:
     /// a system message, user observations, assistant actions; needs `history = "full"`).
     pub format: crate::rollout::Format,
+    /// Episodes per step an environment may fail (a remote server that died or timed out)
+    /// before the run stops; failed episodes are recorded in `failed_episodes.jsonl` and
+    /// left out of the update.
+    pub max_failed_episodes: usize,
 }
 
 impl Default for EnvConfig {
@@ -114,6 +118,7 @@ impl Default for EnvConfig {
             history: HistoryMode::LastK,
             history_k: 0,
             format: crate::rollout::Format::Text,
+            max_failed_episodes: 8,
         }
     }
 }

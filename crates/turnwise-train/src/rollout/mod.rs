@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde_json::json;
 use turnwise_core::trajectory::Text;
 use turnwise_core::{Group, Trajectory, Turn};
-use turnwise_envs::render::{Style, TurnCtx};
+use turnwise_envs::render::{Parsed, Style, TurnCtx};
 use turnwise_envs::{Env, Info};
 
 use crate::policy::generate::{Generated, SampleSpec};
@@ -72,6 +72,17 @@ struct Episode {
     success: bool,
 }
 
+/// Metadata key of the error that ended an episode early (a remote environment that died
+/// or timed out); such an episode is truncated and left out of the update.
+pub const ENV_ERROR_KEY: &str = "env_error";
+
+fn fail(ep: &mut Episode, error: &str) {
+    ep.done = true;
+    ep.traj.truncated = true;
+    ep.traj.terminated = false;
+    ep.traj.metadata.insert(ENV_ERROR_KEY.into(), json!(error));
+}
+
 /// What the state before a turn tells the turn: its observation (text and ids), anchor
 /// and subgoal.
 fn push_observation(ep: &mut Episode, observation: Text, info: &Info) {
@@ -95,12 +106,7 @@ fn push_observation(ep: &mut Episode, observation: Text, info: &Info) {
 /// step into the turn that took it: `score` (the progress after the action), `valid`
 /// (well formatted and legal), `answer` (the step's answer, else the parsed action),
 /// `correct` (the step solved the task), `tool_calls`, `answer_f1`.
-pub fn record_step_fields(
-    turn: &mut Turn,
-    fields: &[&str],
-    info: &Info,
-    parsed: &turnwise_envs::render::Parsed<'_>,
-) {
+pub fn record_step_fields(turn: &mut Turn, fields: &[&str], info: &Info, parsed: &Parsed<'_>) {
     for &f in fields {
         match f {
             "score" => turn.score = info.progress,
@@ -125,11 +131,54 @@ fn step_all(
 ) -> anyhow::Result<(usize, f64)> {
     let t0 = Instant::now();
     let mut n = 0;
-    for ep in eps.iter_mut() {
-        let Some(g) = ep.pending.take() else { continue };
-        let text = tok.decode(&g.ids)?;
-        let parsed = spec.parse(&*ep.env, &text);
-        let step = ep.env.step(parsed.action);
+    // Environments that wait on a server step concurrently, one thread each.
+    let outputs: Vec<Option<(Generated, String)>> = eps
+        .iter_mut()
+        .map(|ep| {
+            ep.pending
+                .take()
+                .map(|g| tok.decode(&g.ids).map(|t| (g, t)))
+                .transpose()
+        })
+        .collect::<anyhow::Result<_>>()?;
+    // (action, format_ok) of each output.
+    let parsed: Vec<Option<(String, bool)>> = eps
+        .iter()
+        .zip(&outputs)
+        .map(|(ep, o)| {
+            o.as_ref().map(|(_, t)| {
+                let p = spec.parse(&*ep.env, t);
+                (p.action.to_owned(), p.format_ok)
+            })
+        })
+        .collect();
+    let step_one = |ep: &mut Episode, (action, _): &(String, bool)| ep.env.step(action);
+    let steps: Vec<Option<turnwise_envs::Step>> = if eps.iter().any(|e| e.env.is_remote()) {
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = eps
+                .iter_mut()
+                .zip(&parsed)
+                .map(|(ep, p)| p.as_ref().map(|p| sc.spawn(|| step_one(ep, p))))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.map(|h| h.join().expect("environment step panicked")))
+                .collect()
+        })
+    } else {
+        eps.iter_mut()
+            .zip(&parsed)
+            .map(|(ep, p)| p.as_ref().map(|p| step_one(ep, p)))
+            .collect()
+    };
+    let outcomes = outputs.into_iter().zip(parsed).zip(steps);
+    for (ep, ((out, parsed), step)) in eps.iter_mut().zip(outcomes) {
+        let (Some((g, text)), Some((action, format_ok)), Some(step)) = (out, parsed, step) else {
+            continue;
+        };
+        let parsed = Parsed {
+            action: &action,
+            format_ok,
+        };
         n += 1;
         let turn = ep
             .traj
@@ -145,6 +194,10 @@ fn step_all(
         turn.reward = Some(step.reward);
         record_step_fields(turn, ep.fields, &step.info, &parsed);
         ep.success |= step.info.success;
+        if let Some(e) = &step.info.error {
+            fail(ep, e);
+            continue;
+        }
         if step.terminated {
             ep.done = true;
             ep.traj.terminated = true;
@@ -245,6 +298,9 @@ pub fn collect(
             let text = spec.style.observation(&*ep.env, ctx, &obs.text, None);
             let first = chat::observation(spec.format, tok, &*ep.env, None, &text)?;
             push_observation(&mut ep, first, &obs.info);
+            if let Some(e) = &obs.info.error {
+                fail(&mut ep, e);
+            }
             Ok(ep)
         })
         .collect::<anyhow::Result<Vec<Episode>>>()?;

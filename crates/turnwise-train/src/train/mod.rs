@@ -1,14 +1,16 @@
 //! Training: environments ([`envs`]), rows and updates ([`rows`], [`update`]), annotators
-//! ([`annotate`], gold-answer log-probs in [`gold`], critics in [`critic`]), SFT ([`sft`]),
-//! evaluation ([`eval`]), checks before work ([`preflight`]), checkpoints ([`checkpoint`]),
-//! the run folder and its lock ([`run_dir`]), `metrics.jsonl` ([`metrics`]), one RL step
-//! ([`step`], its state in [`pipeline`]), the run loop ([`run`]) and resuming ([`resume`]).
+//! ([`annotate`], gold-answer log-probs in [`gold`], critics in [`critic`]), failed remote
+//! episodes ([`failures`]), SFT ([`sft`]), evaluation ([`eval`]), checks before work
+//! ([`preflight`]), checkpoints ([`checkpoint`]), the run folder and its lock ([`run_dir`]),
+//! `metrics.jsonl` ([`metrics`]), one RL step ([`step`], its state in [`pipeline`]), the run
+//! loop ([`run`]) and resuming ([`resume`]).
 
 pub mod annotate;
 pub mod checkpoint;
 pub mod critic;
 pub mod envs;
 pub mod eval;
+pub mod failures;
 pub mod gold;
 pub mod metrics;
 pub mod pipeline;

@@ -1,7 +1,9 @@
 //! `turnwise env demos | replay | bench`: expert demonstrations, scripted replays, and
 //! environment throughput.
 
+mod bench_hosted;
 mod replay;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -26,8 +28,11 @@ enum Sub {
     Demos(DemosArgs),
     /// Replay policy outputs from a file: one JSON line for the reset and one per step.
     Replay(replay::Args),
-    /// Single-threaded steps per second of each environment, observations rendered.
+    /// Single-threaded steps per second of each environment, observations rendered; for
+    /// TextWorld / ScienceWorld, through their server next to the package's Python loop.
     Bench(BenchArgs),
+    /// Serve an environment over the OpenEnv protocol (WebSocket sessions at /ws).
+    Serve(serve::Args),
 }
 
 #[derive(clap::Args)]
@@ -70,6 +75,15 @@ struct BenchArgs {
     /// Seconds per environment.
     #[arg(long, default_value_t = 1.0)]
     seconds: f64,
+    /// Option override `KEY=VALUE` (repeatable; hosted environments).
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Expert episodes per side and round (hosted environments).
+    #[arg(long, default_value_t = 4)]
+    episodes: usize,
+    /// Interleaved rounds (hosted environments).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// Runs the command; returns the exit status.
@@ -78,6 +92,7 @@ pub fn run(args: Args) -> Result<i32> {
         Sub::Demos(a) => run_demos(a),
         Sub::Replay(a) => replay::run(a),
         Sub::Bench(a) => run_bench(a),
+        Sub::Serve(a) => serve::run(a),
     }
 }
 
@@ -117,6 +132,11 @@ fn run_demos(a: DemosArgs) -> Result<i32> {
 }
 
 fn run_bench(a: BenchArgs) -> Result<i32> {
+    if let Some(name) = a.env.as_deref() {
+        if turnwise_openenv::hosted::hosted_game(name).is_some() {
+            return bench_hosted::run(name, &a.options, a.episodes, a.rounds.max(1));
+        }
+    }
     let names: Vec<&str> = match &a.env {
         Some(n) => vec![registry::get(n)?.name],
         None => registry::ALL.iter().map(|s| s.name).collect(),

@@ -86,6 +86,8 @@ pub struct StepMetrics {
     pub env_steps_per_s: f64,
     /// Seconds since the job started.
     pub elapsed_s: f64,
+    /// Episodes the environment failed (recorded in `failed_episodes.jsonl`, not trained on).
+    pub failed_episodes: usize,
     /// Dynamic sampling: groups dropped for equal outcomes this step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_groups: Option<usize>,
@@ -133,6 +135,26 @@ impl Trainer {
             &mut self.curricula,
         )?;
         let mut batch = Batch { groups };
+        // Episodes a remote environment failed: recorded, left out, capped per step.
+        let failed = super::failures::take_failed(&mut batch);
+        m.failed_episodes = failed.len();
+        super::failures::record(&self.out, s + 1, &failed)?;
+        if let Err(e) = super::failures::check(&failed, cfg.env.max_failed_episodes, s + 1) {
+            self.save()?;
+            return Err(e);
+        }
+        if batch.groups.is_empty() {
+            // Every episode failed, within the limit: nothing to learn from, no update.
+            self.state.step += 1;
+            m.step = self.state.step;
+            m.lr = lr_at(&cfg.optim, cfg.optim.lr, s, cfg.run.steps);
+            m.skipped = cfg.optim.ppo_epochs;
+            m.rollout_s = clock.lap();
+            m.step_s = started.elapsed().as_secs_f64();
+            m.elapsed_s = self.elapsed();
+            record::metrics(&self.out, &m)?;
+            return Ok(m);
+        }
         let mut rows = RowSet::from_batch(&batch, spec.history, cfg.loss.over_turn_mask);
         m.rollout_s = clock.lap();
 

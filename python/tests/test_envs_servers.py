@@ -1,0 +1,126 @@
+"""OpenEnv both ways with OpenEnv's own Python client (openenv-core), on loopback:
+turnwise's Rust server (`turnwise env serve`) and the repository's Python servers
+(`python/servers/serve.py`: echo, TextWorld Text-Nav and cooking, ScienceWorld), plus
+turnwise's Rust client playing a Python server (`turnwise play --env openenv`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from openenv.core.generic_client import GenericEnvClient
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TURNWISE = os.environ.get("TURNWISE_BIN", os.path.join(ROOT, "target", "debug", "turnwise"))
+SERVE = os.path.join(ROOT, "python", "servers", "serve.py")
+
+
+class Server:
+    """A server process on a free loopback port; stops when the test ends."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening on "), f"server did not start: {line!r}"
+        self.url = line[len("listening on "):].strip()
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(request):
+    started = []
+
+    def start(argv):
+        s = Server(argv)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def play_expert(url, seed, max_steps=60, **reset):
+    """Plays one episode with the expert action the observation carries."""
+    with GenericEnvClient(base_url=url, message_timeout_s=120).sync() as env:
+        r = env.reset(seed=seed, **reset)
+        ret, steps = 0.0, 0
+        while not r.done and steps < max_steps:
+            a = r.observation["expert_action"]
+            assert a is not None, r.observation["text"]
+            r = env.step({"text": a})
+            ret += r.reward or 0.0
+            steps += 1
+        return r, ret, steps
+
+
+def test_openenv_client_plays_turnwise_server(server):
+    for env, opts, want in [("tools/kbqa", ["--option", "hops=3"], 1.0), ("lmrl/maze-fo", [], None)]:
+        s = server([TURNWISE, "env", "serve", "--env", env, "--port", "0", *opts])
+        r, ret, steps = play_expert(s.url, seed=5, max_steps=200)
+        assert r.done and r.observation["success"]
+        if want is not None:
+            assert ret == want and steps == 7
+        with GenericEnvClient(base_url=s.url).sync() as c:
+            first = c.reset(seed=5).observation
+            assert first["text"] and "instructions" in first
+            st = c.state()
+            assert st["seed"] == 5
+
+
+def test_turnwise_server_reports_bad_actions(server):
+    s = server([TURNWISE, "env", "serve", "--env", "lmrl/maze-fo", "--port", "0"])
+    with GenericEnvClient(base_url=s.url).sync() as c:
+        c.reset(seed=0)
+        with pytest.raises(RuntimeError, match="text"):
+            c.step({"txt": "move up"})
+        r = c.step({"text": "fly"})
+        assert r.observation["action_valid"] is False and r.reward == -4
+
+
+def test_python_server_sessions_and_turnwise_client(server):
+    s = server([sys.executable, SERVE, "--game", "echo", "--port", "0", "--workers", "2"])
+    r, ret, steps = play_expert(s.url, seed=1)
+    assert r.observation["success"] and ret == 3.0 and steps == 3
+    # turnwise's client (Rust) plays the same server: typed words are the policy's lines.
+    with GenericEnvClient(base_url=s.url).sync() as c:
+        words = []
+        r = c.reset(seed=1)
+        while not r.done:
+            words.append(r.observation["expert_action"])
+            r = c.step({"text": words[-1]})
+    out = subprocess.run(
+        [TURNWISE, "play", "--env", "openenv", "--option", f"url={s.url}", "--seed", "1"],
+        input="".join(w + "\n" for w in words), capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Repeat each word you are shown." in out.stdout
+    assert "episode over (terminated), return 3" in out.stdout
+
+
+def test_textworld_text_nav_expert_wins(server):
+    s = server([sys.executable, SERVE, "--game", "textworld-text-nav", "--port", "0", "--workers", "1"])
+    r, ret, steps = play_expert(s.url, seed=3)
+    assert r.observation["success"] and ret == 1.0
+    assert "Admissible commands:" in r.observation["text"]
+    assert steps <= 15
+
+
+def test_textworld_cooking_expert_wins(server):
+    s = server([sys.executable, SERVE, "--game", "textworld-cooking", "--port", "0", "--workers", "1",
+                "--option", "games=1"])
+    r, ret, steps = play_expert(s.url, seed=0)
+    assert r.observation["success"] and abs(ret - 1.0) < 1e-9
+
+
+def test_scienceworld_gold_path_scores_100(server):
+    s = server([sys.executable, SERVE, "--game", "scienceworld", "--port", "0", "--workers", "1",
+                "--option", "max_steps=60"])
+    r, ret, steps = play_expert(s.url, seed=0, max_steps=60)
+    assert r.observation["success"] and r.observation["score"] == 100.0
+    assert abs(ret - 1.0) < 1e-9
