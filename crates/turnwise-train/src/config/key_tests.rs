@@ -66,6 +66,7 @@ const ROWS: &[Row] = &[
         bad: &["\"markdown\"", "1"],
         good: &["\"text\"", "\"chat\""],
     },
+    row("env.max_failed_episodes", &["-1", "16777217"], &["0", "8"]),
     row("model.path", &["\"/nonexistent/model\"", "1"], &["\"\""]),
     row(
         "model.preset",

@@ -239,6 +239,12 @@ fn env_keys(c: &Config, k: &mut Checks) {
             "\"chat\" needs sft.enabled = false (the warm start's demonstrations are raw text)",
         );
     }
+    k.int(
+        "env.max_failed_episodes",
+        e.max_failed_episodes as i128,
+        0,
+        BIG,
+    );
 }
 
 fn model_keys(c: &Config, k: &mut Checks) {
