@@ -49,6 +49,7 @@ pub const RULES: &[(&str, OnResume)] = &[
     ("env.group_size", Mutable),
     ("env.tasks_per_step", Mutable),
     ("env.max_turns", Mutable),
+    ("env.max_failed_episodes", Mutable),
     ("model.max_context", Mutable),
     (
         "model.lora",
