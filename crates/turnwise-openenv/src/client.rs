@@ -104,6 +104,7 @@ pub struct OpenEnvClient {
     budget: Option<u32>,
     gold: Option<String>,
     reference: Option<Vec<ToolCall>>,
+    fields: &'static [&'static str],
 }
 
 impl OpenEnvClient {
@@ -125,6 +126,7 @@ impl OpenEnvClient {
             budget: None,
             gold: None,
             reference: None,
+            fields: &[],
         })
     }
 
@@ -290,6 +292,7 @@ impl Env for OpenEnvClient {
                 self.reference = o
                     .get("reference_tool_calls")
                     .and_then(wire::calls_from_json);
+                self.fields = o.get("credit_fields").map_or(&[], wire::credit_fields_from);
                 Observation { text, info }
             }
             Err(e) => {
@@ -374,6 +377,10 @@ impl Env for OpenEnvClient {
 
     fn reference_tool_calls(&self) -> Option<Vec<ToolCall>> {
         self.reference.clone()
+    }
+
+    fn credit_fields(&self) -> &'static [&'static str] {
+        self.fields
     }
 
     fn is_remote(&self) -> bool {

@@ -9,6 +9,8 @@
 //! OpenEnv leaves the observation's `metadata` out of the wire, so turnwise's servers put
 //! the `info` fields in the observation itself ([`observation_json`]).
 
+use std::sync::Mutex;
+
 use serde_json::{json, Map, Value};
 use turnwise_core::ToolCall;
 use turnwise_envs::{ActionFormat, Env, Info, Step, Text};
@@ -64,7 +66,7 @@ pub fn format_name(f: ActionFormat) -> &'static str {
 /// The observation object of a turnwise environment: `text`, the `info` fields,
 /// `terminated` / `truncated`, and what a remote trainer needs from the environment
 /// (`expert_action`, `action_space`, `budget_left`; on reset also `instructions`,
-/// `action_format`, `stop`, `gold_action`, `reference_tool_calls`).
+/// `action_format`, `stop`, `gold_action`, `credit_fields`, `reference_tool_calls`).
 pub fn observation_json(
     env: &dyn Env,
     text: &str,
@@ -90,6 +92,15 @@ pub fn observation_json(
     if let Some(f) = info.answer_f1 {
         o.insert("answer_f1".into(), json!(f));
     }
+    if let Some(p) = info.progress {
+        o.insert("progress".into(), json!(p));
+    }
+    if let Some(g) = info.subgoal {
+        o.insert("subgoal".into(), json!(g));
+    }
+    if let Some(a) = &info.answer {
+        o.insert("answer".into(), json!(a));
+    }
     o.insert("expert_action".into(), json!(env.expert_action()));
     o.insert("action_space".into(), json!(env.action_space()));
     o.insert("budget_left".into(), json!(env.budget_left()));
@@ -101,6 +112,7 @@ pub fn observation_json(
         );
         o.insert("stop".into(), json!(env.stop()));
         o.insert("gold_action".into(), json!(env.gold_action()));
+        o.insert("credit_fields".into(), json!(env.credit_fields()));
         if let Some(c) = env.reference_tool_calls() {
             o.insert("reference_tool_calls".into(), calls_json(&c));
         }
@@ -135,6 +147,50 @@ pub fn info_from(o: &Value) -> Info {
         state_key: text_field(o, "state_key"),
         tool_calls: o.get("tool_calls").and_then(calls_from_json),
         answer_f1: o.get("answer_f1").and_then(Value::as_f64),
+        progress: o.get("progress").and_then(Value::as_f64),
+        subgoal: o
+            .get("subgoal")
+            .and_then(Value::as_u64)
+            .and_then(|g| u32::try_from(g).ok()),
+        answer: text_field(o, "answer"),
         error: None,
     }
+}
+
+/// Every credit field an environment may declare ([`Env::credit_fields`]), in order.
+pub const CREDIT_FIELDS: &[&str] = &[
+    "score",
+    "subgoal",
+    "switch",
+    "valid",
+    "answer",
+    "correct",
+    "tool_calls",
+    "answer_f1",
+    "gt_tool_calls",
+];
+
+/// The credit fields named by a JSON array (a server's `credit_fields`), unknown names
+/// dropped, as a `'static` list: each distinct list is interned once per process.
+pub fn credit_fields_from(v: &Value) -> &'static [&'static str] {
+    static SEEN: Mutex<Vec<&'static [&'static str]>> = Mutex::new(Vec::new());
+    let names: Vec<&str> = v
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let fields: Vec<&'static str> = CREDIT_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| names.contains(f))
+        .collect();
+    if fields.is_empty() {
+        return &[];
+    }
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&f) = seen.iter().find(|&&f| f == fields.as_slice()) {
+        return f;
+    }
+    let f: &'static [&'static str] = Box::leak(fields.into_boxed_slice());
+    seen.push(f);
+    f
 }

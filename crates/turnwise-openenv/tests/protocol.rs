@@ -65,6 +65,7 @@ fn remote_episodes_equal_in_process_ones() {
                 local_env.reference_tool_calls(),
                 remote.reference_tool_calls()
             );
+            assert_eq!(local_env.credit_fields(), remote.credit_fields(), "{name}");
             assert!(remote.is_remote());
             while let Some(x) = local_env.expert_action() {
                 assert_eq!(Some(x.clone()), remote.expert_action());
