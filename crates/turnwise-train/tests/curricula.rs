@@ -134,3 +134,116 @@ fn the_temporally_aware_objective_trains() {
         assert!((0.0..=1.0).contains(&m.clip_frac));
     }
 }
+
+#[test]
+fn pcl_plays_the_candidates_predicted_nearest_the_target() {
+    use turnwise_train::curricula::collect::step_seeds;
+    use turnwise_train::curricula::pcl::candidate_seed;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny(&[
+        "curricula.pcl=true",
+        "curricula.pcl_pool=3",
+        "critic.epochs=4",
+        "sft.enabled=true",
+        "sft.episodes=40",
+        "sft.steps=60",
+        "sft.batch=16",
+    ]);
+    let mut t = Trainer::start(cfg.clone(), tmp.path(), |_, _| true).unwrap();
+    let mut any_success = false;
+    for step in 0..3u64 {
+        let m = t.step().unwrap();
+        let c = m.pcl.expect("a PCL report");
+        any_success |= c.observed > 0.0;
+        // the chosen tasks are the pool's nearest to τ = 0.5
+        assert!(c.distance <= c.pool_distance + 1e-12, "{c:?}");
+        assert!((0.0..=1.0).contains(&c.observed), "{c:?}");
+        let line = serde_json::to_value(&m).unwrap();
+        for k in [
+            "pcl_predicted",
+            "pcl_observed",
+            "pcl_abs_error",
+            "pcl_distance",
+        ] {
+            assert!(line[k].is_number(), "{k} missing from {line}");
+        }
+        let batch =
+            turnwise_core::jsonl::read_batch(&tmp.path().join("rollouts/last.jsonl")).unwrap();
+        let seeds: Vec<u64> = batch.groups.iter().map(|g| g.seed.unwrap()).collect();
+        let pool: Vec<u64> = (0..9)
+            .map(|j| candidate_seed(cfg.run.seed, step, j, 3, 3))
+            .collect();
+        assert!(seeds.iter().all(|s| pool.contains(s)), "{seeds:?}");
+        if step == 0 {
+            // an untrained value model predicts 0 everywhere: the regular tasks are played
+            assert_eq!(seeds, step_seeds(&cfg, 0));
+            assert_eq!(c.predicted, 0.0);
+        }
+    }
+    // fitted to pass rates that were not all 0, the value model no longer predicts 0
+    // for every candidate
+    let c = t.step().unwrap().pcl.unwrap();
+    assert_eq!(c.pool_distance != 0.5, any_success, "{c:?}");
+}
+
+#[test]
+fn gain_rl_samples_around_a_centre_that_only_moves_forward() {
+    use turnwise_train::curricula::pcl::pool_seeds;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny(&["curricula.gain_rl=true", "curricula.gain_pool=3"]);
+    let mut t = Trainer::start(cfg.clone(), tmp.path(), |_, _| true).unwrap();
+    let mut last = 0.0;
+    for step in 0..3u64 {
+        let m = t.step().unwrap();
+        let r = m.gain.expect("a GAIN-RL report");
+        if step == 0 {
+            assert_eq!(r.center, 0.0);
+        }
+        assert!(r.center >= last && r.center <= 1.0, "{r:?}");
+        last = r.center;
+        for a in [r.angle, r.pool_angle] {
+            assert!((-1.0..=1.0).contains(&a), "{r:?}");
+        }
+        let line = serde_json::to_value(&m).unwrap();
+        assert!(line["gain_center"].is_number(), "{line}");
+        let batch =
+            turnwise_core::jsonl::read_batch(&tmp.path().join("rollouts/last.jsonl")).unwrap();
+        let pool = pool_seeds(cfg.run.seed, step, 3, 3);
+        assert_eq!(batch.groups.len(), 3);
+        assert!(batch.groups.iter().all(|g| pool.contains(&g.seed.unwrap())));
+    }
+    assert!(t.curricula.gain.center >= last);
+}
+
+#[test]
+fn rise_trains_on_each_groups_best_self_correction() {
+    use turnwise_train::curricula::rise::best_of_group;
+    let tmp = tempfile::tempdir().unwrap();
+    // Wordle: every guess is an attempt with the verifier's colouring as feedback.
+    let cfg = tiny(&[
+        "env.name=\"lmrl/wordle\"",
+        "env.group_size=6",
+        "model.max_context=256",
+        "curricula.rise=true",
+        "curricula.rise_steps=3",
+        "sft.enabled=true",
+        "sft.episodes=40",
+        "sft.steps=60",
+        "sft.batch=16",
+    ]);
+    let mut t = Trainer::start(cfg, tmp.path(), |_, _| true).unwrap();
+    for _ in 0..3 {
+        let m = t.step().unwrap();
+        let batch =
+            turnwise_core::jsonl::read_batch(&tmp.path().join("rollouts/last.jsonl")).unwrap();
+        let best: Vec<usize> = batch.groups.iter().filter_map(best_of_group).collect();
+        match m.rise {
+            None => assert!(best.is_empty()),
+            Some(r) => {
+                assert_eq!(r.kept, best.len());
+                assert!(r.rows >= 2 * r.kept, "{r:?}");
+                assert!(r.nll.is_finite() && r.nll >= 0.0, "{r:?}");
+            }
+        }
+    }
+}

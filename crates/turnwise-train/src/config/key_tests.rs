@@ -221,6 +221,48 @@ const ROWS: &[Row] = &[
         &["0", "-3", "1048577"],
         &["1", "256"],
     ),
+    row("curricula.pcl", &["\"on\"", "1"], &["true", "false"]),
+    row(
+        "curricula.pcl_pool",
+        &["0", "-1", "1025", "2.5"],
+        &["1", "4", "1024"],
+    ),
+    Row {
+        key: "curricula.gain_rl",
+        with: &["curricula.pcl=false"],
+        bad: &["\"on\"", "1"],
+        good: &["true", "false"],
+    },
+    row(
+        "curricula.gain_pool",
+        &["0", "-1", "1025", "2.5"],
+        &["1", "4", "1024"],
+    ),
+    row(
+        "curricula.gain_sigma",
+        &["0", "-0.1", "1.01", "nan"],
+        &["0.133", "1"],
+    ),
+    row("curricula.slea", &["\"on\"", "1"], &["true", "false"]),
+    row("curricula.slea_keep", &["0", "-1", "65"], &["1", "2", "64"]),
+    row("curricula.slea_rate", &["0", "-1", "1048577"], &["1", "8"]),
+    row("curricula.rise", &["\"on\"", "1"], &["true", "false"]),
+    row(
+        "curricula.rise_every",
+        &["0", "-1", "1048577"],
+        &["1", "10"],
+    ),
+    row("curricula.rise_steps", &["0", "-2", "1048577"], &["1", "4"]),
+    row(
+        "curricula.rise_tau",
+        &["0", "-0.1", "nan", "inf"],
+        &["0.1", "2"],
+    ),
+    row(
+        "curricula.pcl_target",
+        &["-0.01", "1.01", "nan", "\"half\""],
+        &["0", "0.5", "1"],
+    ),
     row("loss.disco.basic", &["\"no\""], &["true"]),
     row(
         "loss.disco.scoring",

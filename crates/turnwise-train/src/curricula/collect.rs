@@ -1,8 +1,12 @@
 //! The collect stage's task sampling: `env.tasks_per_step` task seeds of the step, G
 //! episodes each; refilled by [`super::dynamic`] when `curricula.dynamic_sampling` is on;
-//! some task slots restarted from ExIt's buffer ([`super::exit`]) when `curricula.exit` is.
+//! some task slots restarted from ExIt's buffer ([`super::exit`]) when `curricula.exit` is;
+//! the fresh slots' tasks chosen by PCL's value model ([`super::pcl`]) when `curricula.pcl` is,
+//! or by GAIN-RL's angle concentration ([`super::gain`]) when `curricula.gain_rl` is; every
+//! observation carries SLEA-RL's retrieved experience ([`super::slea`]) when `curricula.slea` is.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Result;
 use turnwise_core::seed::{self, Rng, Split};
@@ -11,6 +15,9 @@ use turnwise_envs::Env;
 
 use super::dynamic::{self, FillStats};
 use super::exit::{self, Buffer, Restarted};
+use super::gain::{Gain, GainReport};
+use super::pcl::{Calibration, Observed, Pcl};
+use super::slea::{self, Experienced, Library, Retrieve, SleaReport};
 use crate::config::Config;
 use crate::policy::Policy;
 use crate::rollout::{self, RolloutSpec, RolloutStats};
@@ -22,6 +29,12 @@ use crate::train::envs::make_envs;
 pub struct CurriculaState {
     /// ExIt's restart points (`curricula.exit`).
     pub exit: Buffer,
+    /// PCL's value model (`curricula.pcl`; built at the first step).
+    pub pcl: Option<Pcl>,
+    /// GAIN-RL's sampling centre (`curricula.gain_rl`).
+    pub gain: Gain,
+    /// SLEA-RL's experience library (`curricula.slea`).
+    pub slea: Library,
 }
 
 impl CurriculaState {
@@ -29,6 +42,9 @@ impl CurriculaState {
     pub fn new(cfg: &Config) -> CurriculaState {
         CurriculaState {
             exit: Buffer::new(cfg.curricula.exit_buffer),
+            pcl: None,
+            gain: Gain::default(),
+            slea: Library::default(),
         }
     }
 }
@@ -40,6 +56,12 @@ pub struct StepReport {
     pub fill: Option<FillStats>,
     /// ExIt: groups restarted from the buffer this step, and the buffer's size after it.
     pub exit: Option<(usize, usize)>,
+    /// PCL: predicted against observed pass rates of the tasks it chose.
+    pub pcl: Option<Calibration>,
+    /// GAIN-RL: the centre the step's tasks were sampled around and their concentration.
+    pub gain: Option<GainReport>,
+    /// SLEA-RL: what the library did.
+    pub slea: Option<SleaReport>,
 }
 
 /// The step's task seeds (regular stream; round 0 of dynamic sampling).
@@ -84,32 +106,83 @@ pub fn collect_step(
         vec![None; want]
     };
     let mut restarted: BTreeMap<u64, usize> = BTreeMap::new();
+    // PCL / GAIN-RL: the fresh slots' tasks, chosen from a pool of candidates.
+    let n_fresh = origin.iter().filter(|o| o.is_none()).count();
+    let mut fresh = if cu.pcl {
+        let pcl = match &mut state.pcl {
+            Some(p) => p,
+            None => state.pcl.insert(Pcl::new(cfg, policy)?),
+        };
+        pcl.choose(cfg, policy, spec, step, n_fresh)?
+    } else if cu.gain_rl {
+        state.gain.choose(cfg, policy, spec, step, n_fresh)?
+    } else {
+        step_seeds(cfg, step)
+            .into_iter()
+            .zip(&origin)
+            .filter(|(_, o)| o.is_none())
+            .map(|(s, _)| s)
+            .collect()
+    }
+    .into_iter();
+    let mut observed: Vec<Observed> = vec![];
+    // SLEA-RL: the library as it stands at the step's start, and the step's lessons.
+    let library = cu.slea.then(|| Arc::new(state.slea.clone()));
+    let parser = match cu.slea {
+        true => Some(make_envs(cfg, 1, &[])?.remove(0)),
+        false => None,
+    };
+    let mut lessons = vec![];
+    let mut retrieved = 0;
     let buffer = &state.exit;
     let mut play = |seeds: &[u64], origin: &[Option<usize>]| -> Result<Vec<Group>> {
         let mut envs: Vec<Box<dyn Env>> = Vec::with_capacity(g * seeds.len());
+        let mut logs = vec![];
         for o in origin {
             for e in make_envs(cfg, g, &[])? {
-                envs.push(match *o {
+                let e: Box<dyn Env> = match *o {
                     Some(idx) => Box::new(Restarted::new(e, buffer.points[idx].clone())),
+                    None => e,
+                };
+                envs.push(match &library {
+                    Some(lib) => {
+                        let (hook, keys) = Retrieve::new(lib.clone());
+                        logs.push(keys);
+                        Box::new(Experienced::new(e, hook))
+                    }
                     None => e,
                 });
             }
         }
         let (groups, st) = rollout::collect(policy, envs, seeds, &cfg.env.name, spec, rng)?;
         add(&mut stats, st);
+        if let Some(p) = &parser {
+            let parse = |t: &str| spec.parse(&**p, t).action.to_owned();
+            for (gr, logs) in groups.iter().zip(logs.chunks(g)) {
+                let keys: Vec<Vec<String>> = logs
+                    .iter()
+                    .map(|k| k.lock().expect("a key log is never poisoned").clone())
+                    .collect();
+                lessons.extend(slea::candidates(gr, &keys, parse));
+                retrieved += slea::retrieved(gr);
+            }
+        }
+        if cu.pcl || cu.gain_rl {
+            let fresh = groups.iter().zip(origin).filter(|(_, o)| o.is_none());
+            observed.extend(fresh.filter_map(|(g, _)| Observed::of(g, spec.history)));
+        }
         Ok(groups)
     };
-    let first_seeds: Vec<u64> = step_seeds(cfg, step)
-        .into_iter()
-        .zip(&origin)
+    let first_seeds: Vec<u64> = origin
+        .iter()
         .enumerate()
-        .map(|(j, (s, o))| match o {
+        .map(|(j, o)| match o {
             Some(idx) => {
                 let s = exit::restart_seed(cfg.run.seed, step, j);
                 restarted.insert(s, *idx);
                 s
             }
-            None => s,
+            None => fresh.next().expect("one fresh seed per fresh slot"),
         })
         .collect();
     let groups = if cu.dynamic_sampling {
@@ -127,6 +200,21 @@ pub fn collect_step(
     } else {
         play(&first_seeds, &origin)?
     };
+    if let (true, Some(pcl)) = (cu.pcl, &mut state.pcl) {
+        report.pcl = Some(pcl.learn(cfg, policy, &observed)?);
+    }
+    if cu.gain_rl {
+        report.gain = Some(state.gain.learn(cfg, &observed));
+    }
+    if cu.slea {
+        let admitted = state.slea.learn(lessons, cu.slea_keep, cu.slea_rate);
+        report.slea = Some(SleaReport {
+            admitted,
+            lessons: state.slea.len(),
+            clusters: state.slea.clusters.len(),
+            retrieved,
+        });
+    }
     if cu.exit {
         let n = restarted.len();
         learn(cfg, spec, state, &groups, &restarted, &mut xrng)?;

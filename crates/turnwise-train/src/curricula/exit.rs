@@ -12,9 +12,11 @@
 use std::sync::{Arc, Mutex};
 
 use turnwise_core::seed::Rng;
-use turnwise_core::{Group, ToolCall};
+use turnwise_core::Group;
 use turnwise_envs::snapshot::Snapshot;
-use turnwise_envs::{ActionFormat, Env, Observation, Step, Text};
+use turnwise_envs::{Env, Observation};
+
+use super::wrap::{Hook, Wrapped};
 
 /// The learning signal of a group: the population standard deviation of its outcomes
 /// (0 for a group whose members all scored the same: no GRPO signal).
@@ -114,62 +116,18 @@ impl Buffer {
 /// An environment that starts its episode at a restart point: `reset` restores the saved
 /// state and returns the saved observation (the seed is ignored); everything else is the
 /// wrapped environment's.
-pub struct Restarted {
-    inner: Box<dyn Env>,
-    point: Restart,
-}
+pub type Restarted = Wrapped<Restart>;
 
-impl Restarted {
-    /// Wraps `inner` (an environment of the kind the point was saved from).
-    pub fn new(inner: Box<dyn Env>, point: Restart) -> Restarted {
-        Restarted { inner, point }
-    }
-}
-
-impl Env for Restarted {
-    fn reset(&mut self, _seed: u64) -> Observation {
+impl Hook for Restart {
+    fn reset(&mut self, inner: &mut dyn Env, _seed: u64) -> Observation {
         let saved = self
-            .point
             .state
             .lock()
             .expect("a restart point's lock is never poisoned");
-        let ok = self.inner.restore(&saved);
+        let ok = inner.restore(&saved);
         drop(saved);
         debug_assert!(ok, "a restart point restores into its own kind");
-        self.point.observation.clone()
-    }
-    fn step(&mut self, action: &str) -> Step {
-        self.inner.step(action)
-    }
-    fn instructions(&self) -> Text {
-        self.inner.instructions()
-    }
-    fn stop(&self) -> Option<&'static str> {
-        self.inner.stop()
-    }
-    fn action_format(&self) -> ActionFormat {
-        self.inner.action_format()
-    }
-    fn expert_action(&self) -> Option<String> {
-        self.inner.expert_action()
-    }
-    fn budget_left(&self) -> Option<u32> {
-        self.inner.budget_left()
-    }
-    fn action_space(&self) -> Vec<Text> {
-        self.inner.action_space()
-    }
-    fn gold_action(&self) -> Option<String> {
-        self.inner.gold_action()
-    }
-    fn reference_tool_calls(&self) -> Option<Vec<ToolCall>> {
-        self.inner.reference_tool_calls()
-    }
-    fn snapshot(&self) -> Option<Snapshot> {
-        self.inner.snapshot()
-    }
-    fn restore(&mut self, snapshot: &Snapshot) -> bool {
-        self.inner.restore(snapshot)
+        self.observation.clone()
     }
 }
 

@@ -260,6 +260,25 @@ fn generate_all(
     Ok((n, t0.elapsed().as_secs_f64()))
 }
 
+/// Resets `env` to task `seed` and renders its first observation as an episode's first
+/// turn sees it: its text and token ids (in the chat format, the template's pieces
+/// included), the ids that follow BOS in the first context.
+pub fn first_observation(
+    env: &mut dyn Env,
+    seed: u64,
+    spec: &RolloutSpec,
+    tok: &PolicyTokenizer,
+) -> anyhow::Result<(Text, turnwise_envs::Observation)> {
+    let obs = env.reset(seed);
+    let ctx = TurnCtx {
+        turn: 1,
+        max_tokens: spec.sample.max_new,
+    };
+    let text = spec.style.observation(&*env, ctx, &obs.text, None);
+    let first = chat::observation(spec.format, tok, &*env, None, &text)?;
+    Ok((first, obs))
+}
+
 /// Plays one group of `envs.len() / seeds.len()` episodes per seed with actions from
 /// `sampler` and returns the groups (batch order: seed after seed, G episodes each).
 pub fn collect(
@@ -277,7 +296,7 @@ pub fn collect(
         .enumerate()
         .map(|(i, mut env)| {
             let seed = seeds[i / g];
-            let obs = env.reset(seed);
+            let (first, obs) = first_observation(&mut *env, seed, spec, tok)?;
             let fields = env.credit_fields();
             let mut ep = Episode {
                 env,
@@ -291,12 +310,6 @@ pub fn collect(
                 done: false,
                 success: false,
             };
-            let ctx = TurnCtx {
-                turn: 1,
-                max_tokens: spec.sample.max_new,
-            };
-            let text = spec.style.observation(&*ep.env, ctx, &obs.text, None);
-            let first = chat::observation(spec.format, tok, &*ep.env, None, &text)?;
             push_observation(&mut ep, first, &obs.info);
             if let Some(e) = &obs.info.error {
                 fail(&mut ep, e);

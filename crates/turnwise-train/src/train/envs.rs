@@ -83,6 +83,9 @@ pub fn vocabulary_texts(cfg: &Config, demos: &[Group]) -> Result<Vec<String>> {
         }
     }
     texts.push("Success\nFailure\n".into());
+    if cfg.curricula.slea {
+        texts.push(crate::curricula::slea::VOCABULARY.into());
+    }
     Ok(texts)
 }
 

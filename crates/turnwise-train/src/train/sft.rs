@@ -3,6 +3,8 @@
 //! observation tokens are context, never targets.
 
 use anyhow::Result;
+use rand::distr::weighted::WeightedIndex;
+use rand::distr::Distribution;
 use rand::Rng as _;
 use tch::{Kind, Tensor};
 use turnwise_core::{seed, Group};
@@ -34,6 +36,23 @@ pub struct SftStats {
     pub rows: usize,
 }
 
+/// One supervised phase over a [`RowSet`]: optimiser steps, rows per step, peak learning
+/// rate, optional row weights and the random stream of the row draws.
+#[derive(Debug, Clone, Copy)]
+pub struct Phase<'a> {
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Rows drawn (with replacement) per step.
+    pub batch: usize,
+    /// Peak learning rate (schedule from `[optim]` over `steps`).
+    pub lr: f64,
+    /// Row weights: rows are drawn with probability ∝ weight, which makes the token-mean
+    /// NLL a weighted regression (reward-weighted regression, RISE); `None`: uniform.
+    pub weights: Option<&'a [f64]>,
+    /// Stream of `seed::rng(run.seed, stream)` the rows are drawn from.
+    pub stream: u64,
+}
+
 /// Trains `policy` on tokenised demonstration `groups` for `cfg.sft.steps` steps; `on_step`
 /// gets (step, NLL) and returns false to stop (an error: the warm start is incomplete).
 pub fn train(
@@ -41,7 +60,7 @@ pub fn train(
     groups: &[Group],
     cfg: &Config,
     history: HistorySpec,
-    mut on_step: impl FnMut(u64, f64) -> bool,
+    on_step: impl FnMut(u64, f64) -> bool,
 ) -> Result<SftStats> {
     let batch = turnwise_core::Batch {
         groups: groups.to_vec(),
@@ -51,15 +70,41 @@ pub fn train(
         !rows.is_empty(),
         "sft: the demonstrations have no action tokens"
     );
+    let phase = Phase {
+        steps: cfg.sft.steps,
+        batch: cfg.sft.batch,
+        lr: cfg.sft.lr,
+        weights: None,
+        stream: 0x5f70,
+    };
+    train_rows(policy, &rows, cfg, phase, on_step)
+}
+
+/// Trains `policy` on the action tokens of `rows` (non-empty) with a fresh AdamW (settings
+/// from `[optim]`) for one [`Phase`]; `on_step` as in [`train`].
+pub fn train_rows(
+    policy: &Policy,
+    rows: &RowSet,
+    cfg: &Config,
+    phase: Phase<'_>,
+    mut on_step: impl FnMut(u64, f64) -> bool,
+) -> Result<SftStats> {
     let o = &cfg.optim;
     let mut opt = AdamW::new(policy.parameters(), o.beta1, o.beta2, o.eps, o.weight_decay);
-    let mut rng = seed::rng(cfg.run.seed, 0x5f70);
-    let steps = cfg.sft.steps;
+    let mut rng = seed::rng(cfg.run.seed, phase.stream);
+    let draw = match phase.weights {
+        Some(w) => Some(WeightedIndex::new(w)?),
+        None => None,
+    };
+    let steps = phase.steps;
     let tail = (steps / 10).max(1);
     let (mut tail_sum, mut tail_n) = (0.0, 0usize);
     for step in 0..steps {
-        let pick: Vec<usize> = (0..cfg.sft.batch.min(rows.len()))
-            .map(|_| rng.random_range(0..rows.len()))
+        let pick: Vec<usize> = (0..phase.batch.min(rows.len()))
+            .map(|_| match &draw {
+                Some(d) => d.sample(&mut rng),
+                None => rng.random_range(0..rows.len()),
+            })
             .collect();
         let refs: Vec<&[u32]> = pick.iter().map(|&i| rows.seqs[i].as_slice()).collect();
         let lens: Vec<usize> = pick.iter().map(|&i| rows.action_len[i]).collect();
@@ -76,7 +121,7 @@ pub fn train(
         opt.clip_grad_norm(o.grad_clip);
         let v = nll.double_value(&[]);
         if v.is_finite() {
-            opt.step(lr_at(o, cfg.sft.lr, step, steps));
+            opt.step(lr_at(o, phase.lr, step, steps));
         }
         if step + tail >= steps {
             tail_sum += v;

@@ -100,6 +100,22 @@ pub struct StepMetrics {
     /// ExIt: restart points in the buffer after the step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_buffer: Option<usize>,
+    /// PCL: predicted against observed pass rates of the tasks it chose
+    /// (`pcl_predicted`, `pcl_observed`, `pcl_abs_error`, `pcl_distance`,
+    /// `pcl_pool_distance`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub pcl: Option<crate::curricula::pcl::Calibration>,
+    /// GAIN-RL: the sampling centre and angle concentrations (`gain_center`, `gain_angle`,
+    /// `gain_pool_angle`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub gain: Option<crate::curricula::gain::GainReport>,
+    /// RISE: the phase after this step's update (`rise_kept`, `rise_rows`, `rise_nll`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub rise: Option<crate::curricula::rise::RiseReport>,
+    /// SLEA-RL: the experience library (`slea_admitted`, `slea_lessons`, `slea_clusters`,
+    /// `slea_retrieved`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub slea: Option<crate::curricula::slea::SleaReport>,
 }
 
 /// Seconds since the last lap.
@@ -221,6 +237,10 @@ impl Trainer {
             .iter()
             .find(|(k, _)| *k == "value_loss")
             .map(|(_, v)| *v);
+        if cfg.curricula.rise && (s + 1).is_multiple_of(cfg.curricula.rise_every) {
+            let groups = &batch.groups;
+            m.rise = crate::curricula::rise::phase(&self.policy, groups, cfg, spec.history, s)?;
+        }
         m.update_s = clock.lap();
         self.state.bad_steps = if ust.skipped == self.cfg.optim.ppo_epochs {
             self.state.bad_steps + 1
@@ -254,6 +274,9 @@ impl Trainer {
         m.sample_rounds = cur.fill.map(|f| f.rounds);
         m.exit_restarts = cur.exit.map(|e| e.0);
         m.exit_buffer = cur.exit.map(|e| e.1);
+        m.pcl = cur.pcl;
+        m.gain = cur.gain;
+        m.slea = cur.slea;
         record::metrics(&self.out, &m)?;
         Ok(m)
     }
