@@ -189,10 +189,7 @@ impl ValueNet {
         let (ids, valid) = Policy::pad(&refs);
         let l = ids.size()[1];
         let positions = (valid.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0);
-        let model = match (&w.trunk, self.kind) {
-            (Some(m), _) => m,
-            (None, _) => &policy.model,
-        };
+        let model = w.trunk.as_ref().unwrap_or(&policy.model);
         let run = || model.forward_hidden(&ids, &positions, Some(&valid), None);
         let h = match self.kind {
             CriticKind::Head => tch::no_grad(run)?,
