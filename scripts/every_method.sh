@@ -4,6 +4,8 @@
 # per method: environment, warm-start and final evaluation, RL steps, seconds.
 #
 #   scripts/every_method.sh [OUT_DIR] [METHOD...]     (release build: target/release/turnwise)
+#   TURNWISE_BIN, STEPS (10) and EXTRA (more --set arguments, e.g.
+#   EXTRA="--set critic.warmup_steps=5") to override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${TURNWISE_BIN:-target/release/turnwise}
@@ -21,9 +23,8 @@ TRY=("${RAGEN[@]}" --set 'env.name="try-again"' --set sampling.max_action_tokens
      --set model.max_context=384 --set eval.max_turns=5)
 MATH=("${RAGEN[@]}" --set 'env.name="math/arith"' --set sampling.max_action_tokens=24
       --set model.max_context=256 --set env.max_turns=1 --set eval.max_turns=1)
-KBQA=("${RAGEN[@]}" --set 'env.name="tools/kbqa"' --set sampling.max_action_tokens=64
-      --set model.max_context=2048 --set env.max_turns=6 --set eval.max_turns=6
-      --set env.tasks_per_step=2 --set eval.episodes=16)
+# configs/kbqa.toml: one hop (search, open, answer), 1024-token contexts.
+KBQA=(--config configs/kbqa.toml --set eval.episodes=16)
 
 run() {
   local method=$1; shift
@@ -74,6 +75,8 @@ for m in "${ORDER[@]}"; do
   esac
   extra=()
   [ "$m" = seeupo ] && extra=(--set 'loss.ratio="sequence"' --set 'loss.agg="seq-mean-token-mean"')
+  # shellcheck disable=SC2206
+  [ -n "${EXTRA:-}" ] && extra+=(${EXTRA})
   echo -n "[${CASES[$m]}] "
   run "$m" "${args[@]}" "${extra[@]}"
 done

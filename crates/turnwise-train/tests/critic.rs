@@ -70,3 +70,48 @@ fn critics_resume_bit_for_bit() {
         std::fs::remove_dir_all(&tmp).ok();
     }
 }
+
+#[test]
+fn critic_warmup_updates_only_the_critic() {
+    tch::set_num_threads(1);
+    let stop = AtomicBool::new(false);
+    let tmp = std::env::temp_dir().join(format!("tw-critic-warmup-{}", std::process::id()));
+    let mut c = cfg("turn_level_gae", 3);
+    c.critic.warmup_steps = 2;
+    c.checkpoint.every = 1;
+    let mut flags = vec![];
+    let mut t = Trainer::start(c, &tmp, |_, _| true).unwrap();
+    t.run(&stop, |m| flags.push(m.critic_warmup)).unwrap();
+    assert_eq!(flags, [Some(true), Some(true), None]);
+    let file = |step, f: &str| read(&dir_of(&tmp, step).join(f));
+    assert!(
+        file(1, "model.safetensors") == file(2, "model.safetensors"),
+        "the policy changed during the warm-up"
+    );
+    assert!(
+        file(2, "model.safetensors") != file(3, "model.safetensors"),
+        "the policy did not learn after the warm-up"
+    );
+    assert!(
+        file(1, "critic.safetensors") != file(2, "critic.safetensors"),
+        "the critic did not learn during the warm-up"
+    );
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+#[test]
+fn critic_warmup_without_a_critic_is_refused_naming_the_key() {
+    let tmp = std::env::temp_dir().join(format!("tw-critic-warmup-grpo-{}", std::process::id()));
+    let mut c = cfg("grpo", 3);
+    c.critic.warmup_steps = 2;
+    let e = match Trainer::start(c, &tmp, |_, _| true) {
+        Ok(_) => panic!("a warm-up without a critic was accepted"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        e.contains("critic.warmup_steps") && e.contains("turn_level_gae"),
+        "{e}"
+    );
+    assert!(!tmp.join("metrics.jsonl").exists());
+    std::fs::remove_dir_all(&tmp).ok();
+}

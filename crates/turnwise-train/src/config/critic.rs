@@ -38,6 +38,10 @@ pub struct CriticConfig {
     pub epochs: usize,
     /// Polyak rate τ of the target critic (ArCHer): target ← (1 − τ)·target + τ·critic.
     pub tau: f64,
+    /// Critic warm-up (verl's `trainer.critic_warmup`): for the first `warmup_steps` RL
+    /// steps the critic learns from the rollouts while the policy is not updated, so the
+    /// method's first policy updates use fitted values instead of an untrained critic's.
+    pub warmup_steps: u64,
 }
 
 impl Default for CriticConfig {
@@ -52,6 +56,7 @@ impl Default for CriticConfig {
             value_clip: 0.5,
             epochs: 2,
             tau: 0.1,
+            warmup_steps: 0,
         }
     }
 }

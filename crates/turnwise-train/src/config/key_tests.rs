@@ -318,6 +318,11 @@ const ROWS: &[Row] = &[
     row("critic.value_clip", &["-0.1", "nan", "inf"], &["0", "0.2"]),
     row("critic.epochs", &["0", "-1"], &["1", "4"]),
     row("critic.tau", &["0", "1.5", "nan"], &["0.005", "1"]),
+    row(
+        "critic.warmup_steps",
+        &["-1", "0.5", "1000000"],
+        &["0", "10"],
+    ),
     row("checkpoint.every", &["-1", "\"often\""], &["0", "10"]),
     row("checkpoint.keep", &["0", "-1"], &["1", "5"]),
     row("eval.episodes", &["0", "-1"], &["1", "50"]),

@@ -194,6 +194,17 @@ fn critic_keys(c: &Config, k: &mut Checks) {
         hi: Some((1.0, true)),
     };
     k.real("critic.tau", v.tau, tau);
+    k.int("critic.warmup_steps", v.warmup_steps as i128, 0, BIG);
+    if v.warmup_steps > 0 {
+        k.require(
+            "critic.warmup_steps",
+            v.warmup_steps < c.run.steps,
+            format!(
+                "must be below `run.steps` ({}): the policy would never be updated",
+                c.run.steps
+            ),
+        );
+    }
 }
 
 fn run_keys(c: &Config, k: &mut Checks) {

@@ -292,11 +292,34 @@ pub fn plan_with(cfg: &Config, env: &dyn Env) -> Result<Plan> {
             ));
         }
     }
+    let critic = annotators.iter().any(|a| is_critic(a));
+    if cfg.critic.warmup_steps > 0 && !critic {
+        return Err(anyhow!(
+            "critic.warmup_steps = {}: credit.method = {:?} trains no critic (critic-based methods: {})",
+            cfg.critic.warmup_steps,
+            cfg.credit.method,
+            trained_critics().join(", ")
+        ));
+    }
     Ok(Plan {
         shapers,
         estimator,
         annotators,
     })
+}
+
+/// Whether `spec` is one of the critics.
+fn is_critic(spec: &AnnotatorSpec) -> bool {
+    super::critic::SPECS.iter().any(|c| c.name == spec.name)
+}
+
+/// The registered methods that train a critic.
+fn trained_critics() -> Vec<&'static str> {
+    registry::all()
+        .map(|m| m.info())
+        .filter(|m| super::critic::SPECS.iter().any(|c| (c.wanted)(m.fields)))
+        .map(|m| m.name)
+        .collect()
 }
 
 /// Refuses a credit configuration the trainer cannot apply ([`plan`]).

@@ -332,6 +332,9 @@ pub static V_SPEC: AnnotatorSpec = AnnotatorSpec {
     build: |p, policy| Ok(Box::new(Critic::new(p.cfg, policy, Flavour::State)?)),
 };
 
+/// The critics' registry entries (state, hierarchical, double-Q).
+pub static SPECS: [&AnnotatorSpec; 3] = [&V_SPEC, &HIER_SPEC, &Q_SPEC];
+
 /// Registry entry of the hierarchical critic (HiPER).
 pub static HIER_SPEC: AnnotatorSpec = AnnotatorSpec {
     name: "hierarchical critic",

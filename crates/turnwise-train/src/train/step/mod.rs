@@ -66,6 +66,9 @@ pub struct StepMetrics {
     /// The critic's value loss before this step's critic updates (critic-based methods).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_loss: Option<f64>,
+    /// `true` on a critic warm-up step (`critic.warmup_steps`): the policy was not updated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critic_warmup: Option<bool>,
     /// Seconds in rollout (collect, rows).
     pub rollout_s: f64,
     /// Seconds scoring π_old / π_ref.
@@ -206,9 +209,12 @@ impl Trainer {
         credited.apply(cfg, &mut rows)?;
         m.credit_s = clock.lap();
 
-        // 5. update
+        // 5. update (during the critic warm-up only the critic learns)
         let lr = lr_at(&cfg.optim, cfg.optim.lr, s, cfg.run.steps);
-        let ust = if reverse {
+        let warmup = s < cfg.critic.warmup_steps;
+        let ust = if warmup {
+            UpdateStats::default()
+        } else if reverse {
             let cx = sequential::Parts {
                 policy: &self.policy,
                 cfg,
@@ -270,6 +276,7 @@ impl Trainer {
         m.record_s = clock.lap();
         m.step_s = started.elapsed().as_secs_f64();
         m.elapsed_s = self.elapsed();
+        m.critic_warmup = warmup.then_some(true);
         m.dropped_groups = cur.fill.map(|f| f.dropped);
         m.sample_rounds = cur.fill.map(|f| f.rounds);
         m.exit_restarts = cur.exit.map(|e| e.0);
