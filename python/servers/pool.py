@@ -9,6 +9,7 @@ reuse (a ScienceWorld backend holds a JVM; a TextWorld backend a game interprete
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import threading
 import traceback
 import uuid
@@ -43,41 +44,60 @@ class TextObservation(Observation):
     stop: Optional[str] = None
 
 
+# The pipe to the server is gone: it exited or was killed. A worker killed with its reply
+# unread sees ECONNRESET on its next read, one killed mid-step EPIPE on its reply; either
+# way nobody is left to answer, so the worker ends quietly (backend errors are not these:
+# they go back to their session).
+_PARENT_GONE = (EOFError, ConnectionResetError, BrokenPipeError)
+
+
 def _worker(conn, make_backend: Callable[[], Any]) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the server shuts down and the
+    # worker follows when its pipe closes, instead of each worker printing KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     backends: Dict[str, Any] = {}
     spare: List[Any] = []
-    conn.send(("ready", None))  # imports are done: the server may announce itself
-    while True:
-        try:
-            msg = conn.recv()
-        except EOFError:
-            break
-        op, sid, arg = msg
-        try:
-            if op == "open":
-                backends[sid] = spare.pop() if spare else make_backend()
-                out = None
-            elif op == "reset":
-                out = backends[sid].reset(arg)
-            elif op == "step":
-                out = backends[sid].step(arg)
-            elif op == "close":
-                b = backends.pop(sid, None)
-                if b is not None:
-                    spare.append(b)
-                out = None
-            elif op == "exit":
+    try:
+        conn.send(("ready", None))  # imports are done: the server may announce itself
+        while True:
+            op, sid, arg = conn.recv()
+            if op == "exit":
                 break
-            else:
-                raise ValueError(f"unknown op {op}")
-            conn.send(("ok", out))
-        except Exception as e:  # the session gets the error; the worker lives on
-            conn.send(("err", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
-    for b in list(backends.values()) + spare:
-        try:
-            b.close()
-        except Exception:
-            pass
+            try:
+                reply = ("ok", _serve(backends, spare, make_backend, op, sid, arg))
+            except Exception as e:  # the session gets the error; the worker lives on
+                reply = ("err", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+            try:
+                conn.send(reply)
+            except _PARENT_GONE:
+                raise
+            except Exception as e:  # a result that does not pickle: nothing was sent yet
+                conn.send(("err", f"{op} result not sendable: {type(e).__name__}: {e}"))
+    except _PARENT_GONE:
+        pass
+    finally:
+        for b in list(backends.values()) + spare:
+            try:
+                b.close()
+            except Exception:
+                pass
+
+
+def _serve(backends: Dict[str, Any], spare: List[Any], make_backend, op: str, sid: str, arg: Any):
+    """One request of the server to a worker: the backend call's result."""
+    if op == "open":
+        backends[sid] = spare.pop() if spare else make_backend()
+        return None
+    if op == "reset":
+        return backends[sid].reset(arg)
+    if op == "step":
+        return backends[sid].step(arg)
+    if op == "close":
+        b = backends.pop(sid, None)
+        if b is not None:
+            spare.append(b)
+        return None
+    raise ValueError(f"unknown op {op}")
 
 
 class Pool:
@@ -103,8 +123,11 @@ class Pool:
 
     def call(self, w: int, op: str, sid: str, arg: Any = None) -> Any:
         with self.locks[w]:
-            self.conns[w].send((op, sid, arg))
-            status, out = self.conns[w].recv()
+            try:
+                self.conns[w].send((op, sid, arg))
+                status, out = self.conns[w].recv()
+            except _PARENT_GONE as e:  # the worker died (killed, or its backend crashed it)
+                raise RuntimeError(f"server worker {w} exited ({type(e).__name__})") from e
         if status == "err":
             raise RuntimeError(out)
         return out

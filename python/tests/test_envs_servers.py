@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from openenv.core.generic_client import GenericEnvClient
@@ -101,6 +103,38 @@ def test_python_server_sessions_and_turnwise_client(server):
     assert out.returncode == 0, out.stderr
     assert "Repeat each word you are shown." in out.stdout
     assert "episode over (terminated), return 3" in out.stdout
+
+
+def test_python_server_killed_mid_step_workers_exit_quietly():
+    """A server killed while its worker is stepping: the client gets an error (no hang) and
+    the orphaned worker sees its pipe gone and exits without a traceback."""
+    p = subprocess.Popen([sys.executable, SERVE, "--game", "echo", "--port", "0", "--workers", "1",
+                          "--option", "delay=5"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = p.stdout.readline()[len("listening on "):].strip()
+        stepping, errors = threading.Event(), []
+
+        def play():
+            try:
+                with GenericEnvClient(base_url=url, message_timeout_s=60).sync() as c:
+                    r = c.reset(seed=1)
+                    stepping.set()
+                    c.step({"text": r.observation["expert_action"]})
+            except Exception as e:  # the connection closes under it
+                errors.append(e)
+
+        t = threading.Thread(target=play)
+        t.start()
+        assert stepping.wait(120)
+        time.sleep(1.0)  # the worker is inside its 5 s step
+        p.kill()
+        t.join(120)
+        assert not t.is_alive() and errors
+        _, err = p.communicate(timeout=120)  # EOF once the orphaned worker has exited too
+    finally:
+        p.kill()
+    assert "Traceback" not in err, err
 
 
 def test_textworld_text_nav_expert_wins(server):

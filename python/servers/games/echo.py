@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 from .base import Game
 
@@ -11,7 +12,10 @@ WORDS = ["apple", "river", "stone", "cloud", "ember", "maple", "orbit", "quill"]
 
 class Echo(Game):
     DOC = "Repeat the word shown (reward 1 per correct word); protocol tests and overhead baselines."
-    OPTIONS = {"length": (3, "words per episode")}
+    OPTIONS = {
+        "length": (3, "words per episode"),
+        "delay": (0.0, "seconds each step takes (fault tests: a server killed mid-step)"),
+    }
 
     def __init__(self, opts):
         self.opts = opts
@@ -33,6 +37,8 @@ class Echo(Game):
         return f
 
     def step(self, text):
+        if self.opts["delay"] > 0:
+            time.sleep(self.opts["delay"])
         ok = text.strip() == self.words[self.i]
         if ok:
             self.i += 1
