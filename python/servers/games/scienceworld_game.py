@@ -53,6 +53,7 @@ class ScienceWorld(Game):
             success=success, action_valid=valid, score=float(self.score),
             expert_action=expert, action_space=[], budget_left=max(0, self.opts["max_steps"] - self.steps),
             action_format="line", stop="\n",
+            state_key=text,  # GiGPO's anchor state: the observation as shown
         )
 
     def reset(self, seed: int) -> Dict[str, Any]:

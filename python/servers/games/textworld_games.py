@@ -138,6 +138,8 @@ class _TextWorld(Game):
             budget_left=max(0, self.opts["max_steps"] - self.steps),
             action_format="line",
             stop="\n",
+            # GiGPO's anchor state: the observation as shown (verl-agent's choice for text games).
+            state_key=text,
         )
 
     uses_facts = False
@@ -151,6 +153,9 @@ class _TextWorld(Game):
         """One command; returns (reward, done, truncated, valid)."""
         command = text.strip()
         valid = command in (_get(self.state, "admissible_commands") or [])
+        # A backslash starts a command of the dumb-frotz interpreter itself (\q quits it), not
+        # of the game: the policy's text reaches the game without them.
+        command = command.replace("\\", " ")
         self.state, _, done = self.env.step(command)
         self.steps += 1
         score = _get(self.state, "score") or 0
