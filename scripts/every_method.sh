@@ -4,7 +4,7 @@
 # per method: environment, warm-start and final evaluation, RL steps, seconds.
 #
 #   scripts/every_method.sh [OUT_DIR] [METHOD...]     (release build: target/release/turnwise)
-#   TURNWISE_BIN, STEPS (10) and EXTRA (more --set arguments, e.g.
+#   TURNWISE_BIN, STEPS (10) and EXTRA (more --set arguments, after the common ones, e.g.
 #   EXTRA="--set critic.warmup_steps=5") to override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ run() {
   local dir="$OUT/$method"
   rm -rf "$dir"
   local t0=$(date +%s.%N)
-  if "$BIN" train "$@" "${SHORT[@]}" --set "credit.method=\"$method\"" --out "$dir" \
+  if "$BIN" train "${SHORT[@]}" "$@" --set "credit.method=\"$method\"" --out "$dir" \
        > "$dir.log" 2>&1; then
     local t1=$(date +%s.%N)
     python3 - "$dir" "$method" "$t0" "$t1" <<'PY'
