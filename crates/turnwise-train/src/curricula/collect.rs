@@ -159,7 +159,7 @@ pub fn collect_step(
         if let Some(p) = &parser {
             let parse = |t: &str| spec.parse(&**p, t).action.to_owned();
             for (gr, logs) in groups.iter().zip(logs.chunks(g)) {
-                let keys: Vec<Vec<String>> = logs
+                let keys: Vec<Vec<slea::Seen>> = logs
                     .iter()
                     .map(|k| k.lock().expect("a key log is never poisoned").clone())
                     .collect();

@@ -8,7 +8,9 @@
 //! differ only in numbers, such as coordinates, turn counters or amounts, share a
 //! cluster). A lesson is the parsed action the policy took there (the move, without
 //! `<think>`), scored by the return that followed it (the sum of the rewards from that turn
-//! to the end). Successful strategies come from episodes that succeeded and keep the
+//! to the end). An action the environment judged invalid (`Info::action_valid` false: an
+//! unparsable or illegal move) is never a lesson: its text is not a strategy, and kept
+//! verbatim it lengthened every later context of its cluster. Successful strategies come from episodes that succeeded and keep the
 //! `curricula.slea_keep` highest scores per cluster; failure patterns come from episodes
 //! that failed and keep the lowest. A candidate enters only when its cluster has room or
 //! it beats the worst kept entry, and at most `curricula.slea_rate` candidates (the
@@ -195,8 +197,19 @@ pub struct SleaReport {
 /// observation's cluster key (one per turn, in order) for learning.
 pub struct Retrieve {
     library: Arc<Library>,
-    /// The raw observations' cluster keys, turn by turn.
-    pub keys: Arc<Mutex<Vec<String>>>,
+    /// The raw observations, turn by turn: cluster key and whether the action taken there
+    /// was valid.
+    pub keys: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// One observation an episode saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    /// Its cluster key.
+    pub key: String,
+    /// Whether the environment judged the action taken from it valid (`true` until the
+    /// action is taken).
+    pub valid: bool,
 }
 
 /// An environment whose observations carry retrieved experience.
@@ -204,7 +217,7 @@ pub type Experienced = Wrapped<Retrieve>;
 
 impl Retrieve {
     /// A hook reading `library`; its keys are shared through the returned handle.
-    pub fn new(library: Arc<Library>) -> (Retrieve, Arc<Mutex<Vec<String>>>) {
+    pub fn new(library: Arc<Library>) -> (Retrieve, Arc<Mutex<Vec<Seen>>>) {
         let keys = Arc::new(Mutex::new(vec![]));
         (
             Retrieve {
@@ -220,7 +233,10 @@ impl Retrieve {
         self.keys
             .lock()
             .expect("a key log's lock is never poisoned")
-            .push(cluster_key(&raw));
+            .push(Seen {
+                key: cluster_key(&raw),
+                valid: true,
+            });
         let line = self.library.retrieve(&raw);
         if line.is_empty() {
             text
@@ -238,6 +254,14 @@ impl Hook for Retrieve {
     }
     fn step(&mut self, inner: &mut dyn Env, action: &str) -> Step {
         let mut s = inner.step(action);
+        if let Some(last) = self
+            .keys
+            .lock()
+            .expect("a key log's lock is never poisoned")
+            .last_mut()
+        {
+            last.valid = s.info.action_valid;
+        }
         if !s.done() {
             s.observation = self.augment(s.observation);
         }
@@ -245,15 +269,12 @@ impl Hook for Retrieve {
     }
 }
 
-/// The candidate lessons of a played group: for each episode and turn t, the parsed
-/// action `parse(t)` in cluster `keys[episode][t]`, scored by the rewards from t on.
-pub fn candidates(
-    g: &Group,
-    keys: &[Vec<String>],
-    parse: impl Fn(&str) -> String,
-) -> Vec<Candidate> {
+/// The candidate lessons of a played group: for each episode and turn t whose action was
+/// valid, the parsed action `parse(t)` in cluster `seen[episode][t]`, scored by the rewards
+/// from t on.
+pub fn candidates(g: &Group, seen: &[Vec<Seen>], parse: impl Fn(&str) -> String) -> Vec<Candidate> {
     let mut out = vec![];
-    for (t, k) in g.trajectories.iter().zip(keys) {
+    for (t, k) in g.trajectories.iter().zip(seen) {
         let success = t.success == Some(true);
         let mut to_go = 0.0;
         let mut scored: Vec<(usize, f64)> = vec![];
@@ -262,9 +283,11 @@ pub fn candidates(
             scored.push((i, to_go));
         }
         for (i, score) in scored.into_iter().rev() {
-            let Some(key) = k.get(i) else { continue };
+            let Some(at) = k.get(i).filter(|at| at.valid) else {
+                continue;
+            };
             out.push(Candidate {
-                key: key.clone(),
+                key: at.key.clone(),
                 lesson: Lesson {
                     action: parse(&t.turns[i].action.text),
                     score,
@@ -375,7 +398,15 @@ mod tests {
         let logged = keys.lock().unwrap().clone();
         assert_eq!(logged.len(), 1 + usize::from(!s.done()));
         assert!(!o.text.to_string().starts_with("Experience:"));
-        assert_eq!(logged[0], cluster_key(o.text.as_ref()));
+        assert_eq!(logged[0].key, cluster_key(o.text.as_ref()));
+        assert_eq!(logged[0].valid, s.info.action_valid);
+        // an illegal move is logged as invalid (so it never becomes a lesson)
+        w.reset(3);
+        let s = w.step("move leftmove leftmove down");
+        assert!(!s.info.action_valid);
+        let logged = keys.lock().unwrap().clone();
+        let stepped = logged.len() - 1 - usize::from(!s.done());
+        assert!(!logged[stepped].valid, "{logged:?}");
     }
 
     #[test]
@@ -397,13 +428,31 @@ mod tests {
             }],
             ..Group::default()
         };
-        let keys = vec![vec!["x".to_string(), "y".into(), "x".into()]];
-        let c = candidates(&g, &keys, |s| s.trim().to_string());
-        let got: Vec<(&str, &str, f64)> = c
+        let seen = |valid: [bool; 3]| {
+            vec![["x", "y", "x"]
+                .iter()
+                .zip(valid)
+                .map(|(k, valid)| Seen {
+                    key: k.to_string(),
+                    valid,
+                })
+                .collect::<Vec<_>>()]
+        };
+        let got = |c: &[Candidate]| -> Vec<(String, String, f64)> {
+            c.iter()
+                .map(|c| (c.key.clone(), c.lesson.action.clone(), c.lesson.score))
+                .collect()
+        };
+        let c = candidates(&g, &seen([true; 3]), |s| s.trim().to_string());
+        let want = [("x", "a", -2.0), ("y", "b", -1.0), ("x", "c", 0.0)];
+        let want: Vec<(String, String, f64)> = want
             .iter()
-            .map(|c| (c.key.as_str(), c.lesson.action.as_str(), c.lesson.score))
+            .map(|(k, a, r)| (k.to_string(), a.to_string(), *r))
             .collect();
-        assert_eq!(got, [("x", "a", -2.0), ("y", "b", -1.0), ("x", "c", 0.0)]);
+        assert_eq!(got(&c), want);
         assert!(c.iter().all(|c| c.success));
+        // An invalid action is no lesson; the returns of the others are unchanged.
+        let c = candidates(&g, &seen([true, false, true]), |s| s.trim().to_string());
+        assert_eq!(got(&c), [want[0].clone(), want[2].clone()]);
     }
 }
