@@ -9,11 +9,12 @@
 #   2. The server is killed (SIGKILL) during the rollout of RL step 2 of another run and not
 #      restarted: more than env.max_failed_episodes = 4 episodes fail in one step and the run
 #      stops cleanly (a checkpoint, exit code 2, the error naming the URL).
-# Known limit (docs/environments.md, "Faults"): every RL step opens new sessions, and a
-# server still down when a step opens them ends the run (exit 2, an error naming the URL)
-# instead of failing that step's episodes: a server killed and restarted a few seconds later
-# stops the run at the next step.
-# Usage: scripts/envs_fault_demo.sh [OUT_DIR]   (TURNWISE_BIN, PORT, HANG_S, KILL_DELAY to override)
+#   3. The server is killed during the rollout of RL step 2 and restarted RESTART_S = 3 s
+#      later: the episodes of the steps that find it down fail (each step within
+#      env.max_failed_episodes = 8) and are recorded; the run goes on and finishes (a server
+#      this process has reached before is no start-up error when a step opens new sessions).
+# Usage: scripts/envs_fault_demo.sh [OUT_DIR]   (TURNWISE_BIN, PORT, HANG_S, KILL_DELAY,
+#        RESTART_S, CASES="1 2 3" to override)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${TURNWISE_BIN:-$root/target/release/turnwise}
@@ -49,6 +50,9 @@ train() {
   trainer=$!
 }
 
+want() { [[ " ${CASES:-1 2 3} " == *" $1 "* ]]; }
+
+if want 1; then
 echo "== 1. the server hangs for ${HANG_S:-7} s, then resumes: the run goes on =="
 serve
 train "$out/hang" --set env.max_failed_episodes=8 --set env.options.timeout_s=5
@@ -60,7 +64,9 @@ echo "failed episodes recorded: $(wc -l <"$out/hang/failed_episodes.jsonl")"
 head -n 1 "$out/hang/failed_episodes.jsonl"
 grep -o '"step":[0-9]*\|"failed_episodes":[0-9]*\|"return":[-0-9.e]*\|"success":[0-9.e]*' "$out/hang/metrics.jsonl" | paste -sd' ' | fold -w 160
 kill -9 "$server"; wait "$server" 2>/dev/null
+fi
 
+if want 2; then
 echo "== 2. kill, no restart: more than env.max_failed_episodes fail, the run stops =="
 serve
 train "$out/stop" --set env.max_failed_episodes=4
@@ -69,3 +75,18 @@ wait "$trainer"; echo "demo: train exit code $?"
 tail -n 3 "$out/stop.log"
 echo "failed episodes recorded: $(wc -l <"$out/stop/failed_episodes.jsonl")"
 echo "checkpoints: $(ls "$out/stop/checkpoints" | paste -sd' ')"
+fi
+
+if want 3; then
+echo "== 3. kill, restart ${RESTART_S:-3} s later: the run goes on =="
+serve
+train "$out/restart" --set env.max_failed_episodes=8
+signal_after_step "$out/restart" 1 KILL
+wait "$server" 2>/dev/null
+sleep "${RESTART_S:-3}"; serve; echo "demo: server restarted ($(date -u +%T))"
+wait "$trainer"; echo "demo: train exit code $?"
+tail -n 1 "$out/restart.log"
+echo "failed episodes recorded: $(wc -l <"$out/restart/failed_episodes.jsonl")"
+grep -o '"step":[0-9]*\|"failed_episodes":[0-9]*\|"return":[-0-9.e]*\|"success":[0-9.e]*' "$out/restart/metrics.jsonl" | paste -sd' ' | fold -w 160
+kill -9 "$server"; wait "$server" 2>/dev/null
+fi

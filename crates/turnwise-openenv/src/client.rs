@@ -1,10 +1,15 @@
 //! `openenv`: an [`Env`] backed by one session of an OpenEnv server (a WebSocket
 //! connection to `<url>/ws`, as openenv-core's `EnvClient`). Every request has a timeout;
-//! a server that is unreachable when the environment is built is an error naming the URL;
-//! a request that fails or times out mid-episode ends the episode as truncated with
-//! `info.error` set, and the next reset opens a new session.
+//! a server that is unreachable when the environment is built is an error naming the URL,
+//! unless this process has reached it before (the trainer builds its environments again at
+//! every step: a server restarting between two steps fails that step's episodes, recorded
+//! and capped by `env.max_failed_episodes`, not the run); a request that fails or times
+//! out mid-episode ends the episode as truncated with `info.error` set, and the next reset
+//! opens a new session.
 
+use std::collections::BTreeSet;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -91,6 +96,13 @@ fn connect(cfg: &ClientConfig) -> Result<Socket, String> {
     Err(last)
 }
 
+/// The server URLs this process has opened a session with.
+static REACHED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+fn reached(url: &str) -> bool {
+    REACHED.lock().is_ok_and(|r| r.contains(url))
+}
+
 /// One session of an OpenEnv server.
 pub struct OpenEnvClient {
     cfg: ClientConfig,
@@ -108,17 +120,30 @@ pub struct OpenEnvClient {
 }
 
 impl OpenEnvClient {
-    /// Opens a session; an unreachable server is an error naming the URL.
+    /// Opens a session; an unreachable server is an error naming the URL, unless this
+    /// process has reached it before: then the client starts without a session and its
+    /// first reset tries again (failing that episode, with the error, if it is still down).
     pub fn connect(cfg: ClientConfig) -> Result<OpenEnvClient, EnvError> {
-        let ws = connect(&cfg).map_err(|e| EnvError::Unavailable {
-            env: "openenv".into(),
-            message: format!("cannot reach the OpenEnv server at {}: {e}", cfg.url),
-        })?;
+        let ws = match connect(&cfg) {
+            Ok(ws) => {
+                if let Ok(mut r) = REACHED.lock() {
+                    r.insert(cfg.url.clone());
+                }
+                Some(ws)
+            }
+            Err(_) if reached(&cfg.url) => None,
+            Err(e) => {
+                return Err(EnvError::Unavailable {
+                    env: "openenv".into(),
+                    message: format!("cannot reach the OpenEnv server at {}: {e}", cfg.url),
+                })
+            }
+        };
         Ok(OpenEnvClient {
             format: cfg.format.unwrap_or(ActionFormat::Line("\n")),
             instructions: Text::Owned(cfg.instructions.clone()),
             cfg,
-            ws: Some(ws),
+            ws,
             episode: 0,
             done: true,
             expert: None,
@@ -133,7 +158,10 @@ impl OpenEnvClient {
     /// Sends one message and waits (at most the timeout) for its reply's `data`.
     fn request(&mut self, msg: &Value) -> Result<Value, String> {
         if self.ws.is_none() {
-            self.ws = Some(connect(&self.cfg)?);
+            let url = &self.cfg.url;
+            let ws = connect(&self.cfg)
+                .map_err(|e| format!("cannot reach the OpenEnv server at {url}: {e}"))?;
+            self.ws = Some(ws);
         }
         let r = Self::exchange(self.ws.as_mut().expect("connected"), msg, &self.cfg);
         if r.is_err() {

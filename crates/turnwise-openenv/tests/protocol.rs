@@ -120,6 +120,34 @@ fn a_server_that_dies_mid_episode_truncates_it_with_the_error() {
 }
 
 #[test]
+fn a_server_restarted_between_steps_fails_episodes_not_the_run() {
+    let server = serve("ragen/sokoban", &[]);
+    let (addr, url) = (server.addr, server.url());
+    turnwise_openenv::register();
+    let opts = [("url".to_string(), url.clone())];
+    let mut env = registry::make("openenv", &opts).unwrap();
+    assert!(env.reset(1).info.error.is_none());
+    drop(server);
+    // Down while the trainer builds the next step's environments: no error at build time,
+    // the episode fails with the URL named.
+    let mut env = registry::make("openenv", &opts).expect("reached before: not a start-up error");
+    let o = env.reset(1);
+    let e = o.info.error.expect("the episode records the error");
+    assert!(e.contains(&url), "{e}");
+    // Back on the same address: the next reset opens a session again.
+    let cfg = ServeConfig {
+        env: "ragen/sokoban".into(),
+        options: vec![],
+        max_sessions: 64,
+    };
+    let _server = spawn(cfg, addr, 2).unwrap();
+    let o = env.reset(1);
+    assert!(o.info.error.is_none(), "{:?}", o.info.error);
+    let mut fresh = registry::make("openenv", &opts).unwrap();
+    assert_eq!(fresh.reset(1).text, o.text);
+}
+
+#[test]
 fn a_server_that_stops_answering_times_out() {
     // Accepts the WebSocket, answers the reset, then never answers a step.
     let listener = TcpListener::bind(local()).unwrap();
