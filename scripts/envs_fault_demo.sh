@@ -9,10 +9,11 @@
 #   2. The server is killed (SIGKILL) during the rollout of RL step 2 of another run and not
 #      restarted: more than env.max_failed_episodes = 4 episodes fail in one step and the run
 #      stops cleanly (a checkpoint, exit code 2, the error naming the URL).
-#   3. The server is killed during the rollout of RL step 2 and restarted RESTART_S = 3 s
-#      later: the episodes of the steps that find it down fail (each step within
-#      env.max_failed_episodes = 8) and are recorded; the run goes on and finishes (a server
-#      this process has reached before is no start-up error when a step opens new sessions).
+#   3. The server is killed during the rollout of RL step 2 of an 8-step run and restarted
+#      RESTART_S = 3 s later: the episodes of the steps that find it down fail (each step
+#      within env.max_failed_episodes = 8) and are recorded, each such step waits 1, 2, 4 …
+#      s for the server, and the run trains again once it is back (a server this process has
+#      reached before is no start-up error when a step opens new sessions).
 # Usage: scripts/envs_fault_demo.sh [OUT_DIR]   (TURNWISE_BIN, PORT, HANG_S, KILL_DELAY,
 #        RESTART_S, CASES="1 2 3" to override)
 set -uo pipefail
@@ -80,7 +81,7 @@ fi
 if want 3; then
 echo "== 3. kill, restart ${RESTART_S:-3} s later: the run goes on =="
 serve
-train "$out/restart" --set env.max_failed_episodes=8
+train "$out/restart" --set env.max_failed_episodes=8 --set run.steps=8
 signal_after_step "$out/restart" 1 KILL
 wait "$server" 2>/dev/null
 sleep "${RESTART_S:-3}"; serve; echo "demo: server restarted ($(date -u +%T))"

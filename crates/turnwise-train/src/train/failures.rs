@@ -3,9 +3,11 @@
 //! ([`crate::rollout::ENV_ERROR_KEY`]); the step records them in `failed_episodes.jsonl`,
 //! leaves them out of the update, and stops the run when more than
 //! `env.max_failed_episodes` fail in one step. A step whose every episode failed (within the
-//! limit: the server died and came back) makes no update; the run goes on.
+//! limit: the server is down, or died and came back) makes no update and waits
+//! ([`backoff`]) before the next; the run goes on.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use serde_json::json;
@@ -25,6 +27,13 @@ pub fn take_failed(batch: &mut Batch) -> Vec<Trajectory> {
     }
     batch.groups.retain(|g| !g.trajectories.is_empty());
     failed
+}
+
+/// The wait after the `n`-th consecutive step whose every episode failed: 1, 2, 4, 8, then
+/// 16 s, so that a server restarting within seconds finds the run still going instead of
+/// its remaining steps spent in milliseconds on sessions that cannot open.
+pub fn backoff(n: u32) -> Duration {
+    Duration::from_secs(1 << n.saturating_sub(1).min(4))
 }
 
 /// The error text of a failed trajectory.
@@ -62,6 +71,12 @@ pub fn check(failed: &[Trajectory], limit: usize, step: u64) -> Result<()> {
 mod tests {
     use super::*;
     use turnwise_core::Group;
+
+    #[test]
+    fn backoff_doubles_up_to_sixteen_seconds() {
+        let s: Vec<u64> = (1..=7).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(s, [1, 2, 4, 8, 16, 16, 16]);
+    }
 
     fn traj(id: &str, failed: bool) -> Trajectory {
         let mut t = Trajectory {

@@ -140,6 +140,7 @@ impl Trainer {
             pipeline,
             started: Instant::now(),
             dir: lock,
+            down_steps: 0,
         };
         append_line(
             &metrics,

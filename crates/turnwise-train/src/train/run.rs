@@ -55,6 +55,8 @@ pub struct Trainer {
     pub pipeline: Pipeline,
     pub(super) started: Instant,
     pub(super) dir: RunDir,
+    /// Consecutive steps whose every episode failed (remote environments down).
+    pub(super) down_steps: u32,
 }
 
 /// Why a run stopped.
@@ -219,6 +221,7 @@ impl Trainer {
             pipeline,
             started: Instant::now(),
             dir,
+            down_steps: 0,
         };
         // The start of RL is a checkpoint: a kill from here on resumes without redoing SFT.
         t.save()?;

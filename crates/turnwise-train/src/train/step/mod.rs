@@ -91,6 +91,9 @@ pub struct StepMetrics {
     pub elapsed_s: f64,
     /// Episodes the environment failed (recorded in `failed_episodes.jsonl`, not trained on).
     pub failed_episodes: usize,
+    /// Seconds waited after a step whose every episode failed (the server down).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_wait_s: Option<f64>,
     /// Dynamic sampling: groups dropped for equal outcomes this step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_groups: Option<usize>,
@@ -163,17 +166,23 @@ impl Trainer {
             return Err(e);
         }
         if batch.groups.is_empty() {
-            // Every episode failed, within the limit: nothing to learn from, no update.
+            // Every episode failed, within the limit: nothing to learn from, no update; wait
+            // for the server before the next step.
             self.state.step += 1;
             m.step = self.state.step;
             m.lr = lr_at(&cfg.optim, cfg.optim.lr, s, cfg.run.steps);
             m.skipped = cfg.optim.ppo_epochs;
             m.rollout_s = clock.lap();
+            self.down_steps += 1;
+            let wait = super::failures::backoff(self.down_steps);
+            std::thread::sleep(wait);
+            m.env_wait_s = Some(wait.as_secs_f64());
             m.step_s = started.elapsed().as_secs_f64();
             m.elapsed_s = self.elapsed();
             record::metrics(&self.out, &m)?;
             return Ok(m);
         }
+        self.down_steps = 0;
         let mut rows = RowSet::from_batch(&batch, spec.history, cfg.loss.over_turn_mask);
         m.rollout_s = clock.lap();
 
