@@ -11,7 +11,7 @@
 #      stops cleanly (a checkpoint, exit code 2, the error naming the URL).
 #   3. The server is killed during the rollout of RL step 2 of an 8-step run and restarted
 #      RESTART_S = 3 s later: the episodes of the steps that find it down fail (each step
-#      within env.max_failed_episodes = 8) and are recorded, each such step waits 1, 2, 4 …
+#      within env.max_failed_episodes = 8) and are recorded, each such step waits 1, 2, 4, 8
 #      s for the server, and the run trains again once it is back (a server this process has
 #      reached before is no start-up error when a step opens new sessions).
 # Usage: scripts/envs_fault_demo.sh [OUT_DIR]   (TURNWISE_BIN, PORT, HANG_S, KILL_DELAY,

@@ -29,6 +29,21 @@ pub fn take_failed(batch: &mut Batch) -> Vec<Trajectory> {
     failed
 }
 
+/// Consecutive steps whose every episode failed after which the run stops (their waits add
+/// up to 1 + 2 + 4 + 8 = 15 s before the last one): the server is not coming back.
+pub const DOWN_STEPS_LIMIT: u32 = 5;
+
+/// Stops the run at the [`DOWN_STEPS_LIMIT`]-th consecutive step whose every episode failed.
+pub fn check_down(down_steps: u32, failed: &[Trajectory], step: u64) -> Result<()> {
+    if down_steps >= DOWN_STEPS_LIMIT {
+        bail!(
+            "stopped at step {step}: every episode of {down_steps} consecutive steps failed (the environment's server is down); last error: {}",
+            failed.last().map(error_of).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// The wait after the `n`-th consecutive step whose every episode failed: 1, 2, 4, 8, then
 /// 16 s, so that a server restarting within seconds finds the run still going instead of
 /// its remaining steps spent in milliseconds on sessions that cannot open.
@@ -76,6 +91,15 @@ mod tests {
     fn backoff_doubles_up_to_sixteen_seconds() {
         let s: Vec<u64> = (1..=7).map(|n| backoff(n).as_secs()).collect();
         assert_eq!(s, [1, 2, 4, 8, 16, 16, 16]);
+        let failed = [traj("a", true)];
+        assert!(check_down(DOWN_STEPS_LIMIT - 1, &failed, 7).is_ok());
+        let e = check_down(DOWN_STEPS_LIMIT, &failed, 8)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("5 consecutive steps") && e.contains("step 8"),
+            "{e}"
+        );
     }
 
     fn traj(id: &str, failed: bool) -> Trajectory {
