@@ -66,7 +66,18 @@ pub fn ws_url(url: &str) -> Result<String, String> {
 
 type Socket = WebSocket<TcpStream>;
 
+/// Opens a session socket; on success the URL counts as reached ([`reached`]), on failure
+/// the error names the URL.
 fn connect(cfg: &ClientConfig) -> Result<Socket, String> {
+    let ws =
+        dial(cfg).map_err(|e| format!("cannot reach the OpenEnv server at {}: {e}", cfg.url))?;
+    if let Ok(mut r) = REACHED.lock() {
+        r.insert(cfg.url.clone());
+    }
+    Ok(ws)
+}
+
+fn dial(cfg: &ClientConfig) -> Result<Socket, String> {
     let url = ws_url(&cfg.url)?;
     let req = url
         .as_str()
@@ -125,17 +136,12 @@ impl OpenEnvClient {
     /// first reset tries again (failing that episode, with the error, if it is still down).
     pub fn connect(cfg: ClientConfig) -> Result<OpenEnvClient, EnvError> {
         let ws = match connect(&cfg) {
-            Ok(ws) => {
-                if let Ok(mut r) = REACHED.lock() {
-                    r.insert(cfg.url.clone());
-                }
-                Some(ws)
-            }
+            Ok(ws) => Some(ws),
             Err(_) if reached(&cfg.url) => None,
-            Err(e) => {
+            Err(message) => {
                 return Err(EnvError::Unavailable {
                     env: "openenv".into(),
-                    message: format!("cannot reach the OpenEnv server at {}: {e}", cfg.url),
+                    message,
                 })
             }
         };
@@ -158,10 +164,7 @@ impl OpenEnvClient {
     /// Sends one message and waits (at most the timeout) for its reply's `data`.
     fn request(&mut self, msg: &Value) -> Result<Value, String> {
         if self.ws.is_none() {
-            let url = &self.cfg.url;
-            let ws = connect(&self.cfg)
-                .map_err(|e| format!("cannot reach the OpenEnv server at {url}: {e}"))?;
-            self.ws = Some(ws);
+            self.ws = Some(connect(&self.cfg)?);
         }
         let r = Self::exchange(self.ws.as_mut().expect("connected"), msg, &self.cfg);
         if r.is_err() {

@@ -174,19 +174,19 @@ impl Trainer {
             m.skipped = cfg.optim.ppo_epochs;
             m.rollout_s = clock.lap();
             self.down_steps += 1;
-            if let Err(e) = super::failures::check_down(self.down_steps, &failed, s + 1) {
-                m.step_s = started.elapsed().as_secs_f64();
-                m.elapsed_s = self.elapsed();
-                record::metrics(&self.out, &m)?;
-                self.save()?;
-                return Err(e);
+            let down = super::failures::check_down(self.down_steps, &failed, s + 1);
+            if down.is_ok() {
+                let wait = super::failures::backoff(self.down_steps);
+                std::thread::sleep(wait);
+                m.env_wait_s = Some(wait.as_secs_f64());
             }
-            let wait = super::failures::backoff(self.down_steps);
-            std::thread::sleep(wait);
-            m.env_wait_s = Some(wait.as_secs_f64());
             m.step_s = started.elapsed().as_secs_f64();
             m.elapsed_s = self.elapsed();
             record::metrics(&self.out, &m)?;
+            if let Err(e) = down {
+                self.save()?;
+                return Err(e);
+            }
             return Ok(m);
         }
         self.down_steps = 0;
