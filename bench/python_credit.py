@@ -24,6 +24,16 @@ response_mask=…, index=…, config=…)`: the torch tensors in, a torch tensor
 interleaved, each the median of `--runs` (thread CPU time, torch on 1 thread); the outputs
 are checked equal first. It prints the median of the pairwise ratios with the load.
 
+(3) The issue's comparison: GRPO over the same ≈ 1M turns from per-turn NumPy arrays
+(`turnwise.advantages_from_arrays`: trajectory offsets, group ids, one outcome per
+trajectory) against verl's vectorized GRPO on the same episodes in verl's own layout (the
+token rows of (2)), both in this process, interleaved; the per-trajectory values are
+checked equal first. Group ids are given to both sides twice: as verl's trainer makes
+them (one `uuid4` string per prompt, repeated for its rollouts: `np.repeat` of an object
+array) and as integers (`arange // 8`).
+
+The uids of (2) and (3) are made as verl's trainer makes them.
+
     python bench/python_credit.py --turnwise target/release/turnwise
 """
 
@@ -33,6 +43,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 
 import numpy as np
 
@@ -50,6 +61,15 @@ def cpu_median(fn, runs):
 
 def load():
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def verl_uids(rows, group=8):
+    """Group ids as verl's trainer makes them: a `uuid4` string per prompt
+    (`ray_trainer.py`), repeated for the prompt's `group` rollouts (`DataProto.repeat`
+    with `interleave=True`: `np.repeat` of the object array, so a group's rows hold one
+    string object)."""
+    prompts = np.array([str(uuid.uuid4()) for _ in range(rows // group)], dtype=object)
+    return np.repeat(prompts, group)
 
 
 def cli_grpo_ms(turnwise, runs):
@@ -111,6 +131,19 @@ def per_turn(rng, k):
     return mask, rewards
 
 
+def versus_verl(a, verl_side, turnwise_side, ours, title):
+    """Interleaves the two sides for `a.rounds` rounds and prints the median of the
+    pairwise ratios verl / turnwise."""
+    ratios = []
+    for r in range(a.rounds):
+        v = cpu_median(verl_side, a.runs)
+        t = cpu_median(turnwise_side, a.runs)
+        ratios.append(v / t)
+        print(f"  round {r}: verl {1e3 * v:.1f} ms, {ours} {1e3 * t:.2f} ms ({v / t:.1f}x)  (load {load()})")
+    print(f"{title} (thread CPU time, torch 1 thread, median of {a.rounds} pairwise ratios): "
+          f"{statistics.median(ratios):.1f}x [min {min(ratios):.1f}, max {max(ratios):.1f}]; load {load()}")
+
+
 def compare_verl(a, name, mask, rewards):
     import torch
     from verl.trainer.ppo.core_algos import compute_grpo_vectorized_outcome_advantage, get_adv_estimator_fn
@@ -120,7 +153,7 @@ def compare_verl(a, name, mask, rewards):
     twv.register()
     plugin = get_adv_estimator_fn("turnwise_grpo")
     rows = mask.shape[0]
-    uid = np.array([f"uid-{r // 8}" for r in range(rows)], dtype=object)  # verl's uids: strings
+    uid = verl_uids(rows)
     t_rewards, t_mask = torch.from_numpy(rewards), torch.from_numpy(mask)
     config = {"norm_adv_by_std_in_grpo": True}
 
@@ -136,15 +169,31 @@ def compare_verl(a, name, mask, rewards):
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)  # verl: float32 statistics
     print(f"[{name}] {rows}x{mask.shape[1]} tokens, {int(mask.sum())} policy tokens, {int(offsets[-1])} turns; "
           "plug-in output == verl's (float32 tolerance)")
-    ratios = []
-    for r in range(a.rounds):
-        v = cpu_median(verl_side, a.runs)
-        t = cpu_median(turnwise_side, a.runs)
-        ratios.append(v / t)
-        print(f"  round {r}: verl {1e3 * v:.1f} ms, turnwise plug-in {1e3 * t:.2f} ms ({v / t:.1f}x)  (load {load()})")
-    print(f"[{name}] verl grpo_vectorized / turnwise_grpo plug-in (thread CPU time, torch 1 thread, median of "
-          f"{a.rounds} pairwise ratios): {statistics.median(ratios):.1f}x [min {min(ratios):.1f}, max {max(ratios):.1f}]; "
-          f"load {load()}")
+    versus_verl(a, verl_side, turnwise_side, "turnwise plug-in", f"[{name}] verl grpo_vectorized / turnwise_grpo plug-in")
+
+
+def compare_arrays(a, name, mask, rewards):
+    import torch
+    from verl.trainer.ppo.core_algos import compute_grpo_vectorized_outcome_advantage
+
+    rows = mask.shape[0]
+    t_rewards, t_mask = torch.from_numpy(rewards), torch.from_numpy(mask)
+    traj_offsets, start, _ = tw.turn_spans(mask)
+    outcome = rewards.sum(axis=1, dtype=np.float64)  # a row's outcome: its summed rewards
+    first = start[traj_offsets[:-1]]  # each row's first policy token
+    for ids_name, ids in [("verl's uuid4 uids", verl_uids(rows)), ("integer ids", np.arange(rows) // 8)]:
+
+        def verl_side():
+            return compute_grpo_vectorized_outcome_advantage(t_rewards, t_mask, ids)[0]
+
+        def turnwise_side():
+            return tw.advantages_from_arrays("grpo", traj_offsets, ids, outcome=outcome)["values"]
+
+        ours, theirs = turnwise_side(), verl_side()
+        np.testing.assert_allclose(ours[traj_offsets[:-1]], theirs.numpy()[np.arange(rows), first], rtol=1e-4, atol=1e-5)
+        versus_verl(a, verl_side, turnwise_side, "turnwise arrays",
+                    f"[{name}, {ids_name}] {int(traj_offsets[-1])} turns: verl grpo_vectorized on token rows / "
+                    "advantages_from_arrays on per-turn arrays")
 
 
 def main():
@@ -154,7 +203,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--skip-verl", action="store_true")
-    ap.add_argument("--layouts", nargs="+", default=["realistic", "1", "32"],
+    ap.add_argument("--skip-plugin", action="store_true", help="only (3): per-turn arrays against verl")
+    ap.add_argument("--layouts", nargs="+", default=["realistic", "1", "4", "8", "32"],
                     help="verl layouts: `realistic` or K (tokens per turn)")
     a = ap.parse_args()
     if not a.skip_cli:
@@ -167,7 +217,10 @@ def main():
     rng = np.random.default_rng(0)
     for name in a.layouts:
         mask, rewards = realistic(rng) if name == "realistic" else per_turn(rng, int(name))
-        compare_verl(a, name if name == "realistic" else f"{name} token(s)/turn", mask, rewards)
+        label = name if name == "realistic" else f"{name} token(s)/turn"
+        if not a.skip_plugin:
+            compare_verl(a, label, mask, rewards)
+        compare_arrays(a, label, mask, rewards)
 
 
 if __name__ == "__main__":

@@ -162,21 +162,7 @@ pub fn read_group_ids(obj: &Bound<'_, PyAny>, n: usize) -> PyResult<Vec<i64>> {
         arrays::expect_len("group_ids", &shape, n, "trajectory")?;
         return Ok(v);
     }
-    let py = obj.py();
-    let numbers = PyDict::new(py);
-    let mut ids = Vec::with_capacity(n);
-    for item in obj.try_iter()? {
-        let item = item?;
-        let id = match numbers.get_item(&item)? {
-            Some(x) => x.extract::<i64>()?,
-            None => {
-                let x = numbers.len() as i64;
-                numbers.set_item(&item, x)?;
-                x
-            }
-        };
-        ids.push(id);
-    }
+    let ids = crate::labels::number_labels(obj)?;
     if ids.len() != n {
         return Err(errors::array(format!(
             "group_ids: expected {n} ids (one per trajectory), got {}",

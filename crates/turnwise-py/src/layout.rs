@@ -6,8 +6,7 @@
 //! index in the caller's order and a group's id is its group id, so error messages name
 //! rows the caller can find.
 
-use std::collections::HashMap;
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use turnwise_core::{Batch, Group, Trajectory, Turn};
 use turnwise_credit::output::{CreditOutput, Extra, Main, TokenValues, TurnValues};
 use turnwise_credit::Columns;
@@ -226,29 +225,24 @@ impl Grouping {
             members: Vec::with_capacity(ids.len()),
             ids: Vec::new(),
         };
-        let mut seen: HashMap<i64, usize> = HashMap::new();
-        let mut contiguous = true;
-        for (i, &id) in ids.iter().enumerate() {
-            if i > 0 && ids[i - 1] == id {
-                continue;
-            }
-            if seen.insert(id, g.ids.len()).is_some() {
-                contiguous = false;
-                break;
-            }
-            g.ids.push(id);
-        }
+        // The first id of each run of equal ids; the ids are contiguous when no run's id
+        // comes back later. Non-decreasing ids (numbered in order of first appearance,
+        // `arange // G`) are, without a look-up.
+        let starts = (0..ids.len()).filter(|&i| i == 0 || ids[i - 1] != ids[i]);
+        let contiguous = ids.windows(2).all(|w| w[0] <= w[1]) || {
+            let mut seen = FxHashSet::default();
+            starts.clone().all(|i| seen.insert(ids[i]))
+        };
         if contiguous {
+            g.ids.extend(starts.clone().map(|i| ids[i]));
             g.members.extend(0..ids.len());
-            g.group_offsets
-                .extend((1..ids.len()).filter(|&i| ids[i] != ids[i - 1]));
+            g.group_offsets.extend(starts.skip(1));
             if !ids.is_empty() {
                 g.group_offsets.push(ids.len());
             }
             return g;
         }
-        seen.clear();
-        g.ids.clear();
+        let mut seen: FxHashMap<i64, usize> = FxHashMap::default();
         let mut lists: Vec<Vec<usize>> = Vec::new();
         for (i, &id) in ids.iter().enumerate() {
             let slot = *seen.entry(id).or_insert_with(|| {

@@ -20,6 +20,7 @@ pub mod credit;
 pub mod envs;
 pub mod errors;
 pub mod jsonl;
+pub mod labels;
 pub mod layout;
 pub mod spans;
 pub mod tokens;

@@ -94,6 +94,35 @@ def test_interleaved_groups_and_string_ids():
             np.testing.assert_allclose(out[offsets[i] : offsets[i + 1]], a, rtol=1e-12)
 
 
+def dict_numbering(labels):
+    """Ids in order of first appearance, numbered by a Python dict (the reference)."""
+    seen = {}
+    return np.array([seen.setdefault(x, len(seen)) for x in labels], dtype=np.int64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_group_labels_are_numbered_as_a_python_dict_numbers_them(seed):
+    # verl's uids (one uuid4 string object repeated per group), equal strings held by
+    # different objects, numpy.str_, interleaved and returning labels, and labels that are
+    # not strings (1, 1.0 and True are one dict key; bytes; tuples; a lone surrogate):
+    # every layout must group exactly as integer ids numbered by a dict do.
+    rng = np.random.default_rng(seed)
+    pool = ["a", "".join(["a"]), np.str_("b"), "b", 1, 1.0, True, 2, b"a", ("a", 1), "\ud800", "é", "uid-7"]
+    n = 64
+    if seed % 2 == 0:  # contiguous runs of the same object, as verl's np.repeat makes them
+        labels = np.repeat(np.array([pool[i] for i in rng.integers(0, len(pool), n // 4)], dtype=object), 4)
+    else:  # any order, repeats far apart
+        labels = np.array([pool[i] for i in rng.integers(0, len(pool), n)], dtype=object)
+    lens = rng.integers(0, 4, n)
+    offsets = np.concatenate([[0], np.cumsum(lens)])
+    outcome = rng.random(n)
+    ids = dict_numbering(labels)
+    want = tw.advantages_from_arrays("grpo", offsets, ids, outcome=outcome)["values"]
+    for given in (labels, list(labels)):
+        got = tw.advantages_from_arrays("grpo", offsets, given, outcome=outcome)["values"]
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

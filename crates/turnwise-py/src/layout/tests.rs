@@ -14,6 +14,14 @@ fn contiguous_and_interleaved_groups() {
     assert_eq!(g.group_offsets, vec![0, 2, 4, 5]);
     assert_eq!(g.members, vec![0, 2, 1, 3, 4]);
     assert_eq!(Grouping::of(&[]).group_offsets, vec![0]);
+    // non-decreasing ids (the look-up-free path) and a run that comes back
+    let g = Grouping::of(&[0, 0, 1, 1, 1, 4]);
+    assert_eq!(g.ids, vec![0, 1, 4]);
+    assert_eq!(g.group_offsets, vec![0, 2, 5, 6]);
+    let g = Grouping::of(&[3, 3, 1, 3]);
+    assert_eq!(g.ids, vec![3, 1]);
+    assert_eq!(g.group_offsets, vec![0, 3, 4]);
+    assert_eq!(g.members, vec![0, 1, 3, 2]);
 }
 
 /// Two groups given interleaved: the batch path's outputs come back in the caller's order
