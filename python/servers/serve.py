@@ -8,20 +8,30 @@ options). ``--port 0`` takes any free port; the first line on stdout is
 ``listening on http://HOST:PORT`` once the server accepts connections. With
 ``--exit-on-stdin-eof`` the server stops when its standard input closes (turnwise starts it
 so: the server ends with the process that started it).
+
+The protocol is openenv-core's (``wire.py``): sessions on ``/ws``, and ``GET /health``,
+``/metadata``, ``/schema`` and ``/state``, as its ``create_fastapi_app`` serves them in
+production mode (no stateless ``POST /reset`` or ``/step``: they would build a game per
+request). It is served without uvicorn, FastAPI or pydantic: this process accepts each
+connection and hands it to the least-loaded worker of the pool (``pool.py``), which speaks
+HTTP and WebSocket on it with the ``websockets`` library and steps the session's game in
+the same process (``worker.py``), so a step costs one round trip between the client and
+the worker.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import selectors
+import signal
 import socket
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import games  # noqa: E402
-from pool import Pool, TextAction, TextObservation, session_class  # noqa: E402
+from pool import Pool  # noqa: E402
 
 
 def parse_options(pairs):
@@ -57,40 +67,56 @@ def main(argv=None) -> None:
     opts = game.resolve(parse_options(a.option))
     # Fail early (bad options, missing package) before serving.
     game.check(opts)
+    sys.exit(serve(a, game, opts))
 
-    import uvicorn
-    from openenv.core.env_server import create_fastapi_app
 
-    pool = Pool(games.Factory(a.game, opts), a.workers)
-    cls = session_class(pool, game.__name__)
-    app = create_fastapi_app(cls, TextAction, TextObservation, max_concurrent_envs=a.max_sessions)
-
+def serve(a, game, opts) -> int:
+    """Accepts connections and hands them to the pool until stopped; the exit status."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((a.host, a.port))
     sock.listen(1024)
     host, port = sock.getsockname()[:2]
-    # No server pings: a client idle between episodes (a trainer updating its model) keeps
-    # its session; every request of turnwise's client has its own timeout instead.
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=64 * 1024 * 1024,
-                            ws_ping_interval=None, ws_ping_timeout=None)
-    server = uvicorn.Server(config)
+    pool = Pool(games.Factory(a.game, opts), a.workers, a.max_sessions, game.__name__, game.DOC)
 
-    def announce():
-        import time
+    def stop(*_):
+        raise SystemExit(0)
 
-        while not server.started:
-            time.sleep(0.01)
-        print(f"listening on http://{host}:{port}", flush=True)
-
-    threading.Thread(target=announce, daemon=True).start()
+    signal.signal(signal.SIGTERM, stop)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "accept")
+    for w in pool.live():
+        sel.register(pool.ctrls[w], selectors.EVENT_READ, w)
     if a.exit_on_stdin_eof:
-        def watch():
-            sys.stdin.read()
-            server.should_exit = True
-
-        threading.Thread(target=watch, daemon=True).start()
-    server.run(sockets=[sock])
+        sel.register(sys.stdin, selectors.EVENT_READ, "stdin")
+    print(f"listening on http://{host}:{port}", flush=True)
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.data == "accept":
+                    try:
+                        conn, _ = sock.accept()
+                    except OSError:  # the client gave up before we got to it
+                        continue
+                    pool.hand_off(conn)
+                elif key.data == "stdin":
+                    if not os.read(sys.stdin.fileno(), 4096):
+                        return 0
+                else:
+                    ctrl = pool.ctrls[key.data]
+                    pool.ended(key.data)
+                    if pool.ctrls[key.data] is None:
+                        sel.unregister(ctrl)
+                        if not pool.live():
+                            print("serve.py: every worker exited; stopping", file=sys.stderr, flush=True)
+                            return 1
+    except (KeyboardInterrupt, SystemExit):
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sock.close()
+        pool.close()
 
 
 if __name__ == "__main__":

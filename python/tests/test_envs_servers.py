@@ -1,22 +1,59 @@
 """OpenEnv both ways with OpenEnv's own Python client (openenv-core), on loopback:
 turnwise's Rust server (`turnwise env serve`) and the repository's Python servers
 (`python/servers/serve.py`: echo, TextWorld Text-Nav and cooking, ScienceWorld), plus
-turnwise's Rust client playing a Python server (`turnwise play --env openenv`)."""
+turnwise's Rust client playing a Python server (`turnwise play --env openenv`). The
+Python servers speak OpenEnv's wire format without openenv-core: its own pydantic models
+are the reference their replies are checked against."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from typing import List, Optional
 
 import pytest
+from openenv.core.env_server.serialization import serialize_observation
+from openenv.core.env_server.types import Action, Observation, State, WSObservationResponse
 from openenv.core.generic_client import GenericEnvClient
+from websockets.sync.client import connect
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TURNWISE = os.environ.get("TURNWISE_BIN", os.path.join(ROOT, "target", "debug", "turnwise"))
 SERVE = os.path.join(ROOT, "python", "servers", "serve.py")
+sys.path.insert(0, os.path.dirname(SERVE))
+from games.echo import Echo  # noqa: E402
+
+
+class TextAction(Action):
+    """An action: the policy's text."""
+
+    text: str
+
+
+class TextObservation(Observation):
+    """An observation: the text and turnwise's info fields (OpenEnv drops ``metadata``)."""
+
+    text: str = ""
+    success: bool = False
+    action_valid: bool = True
+    action_effective: bool = True
+    terminated: bool = False
+    truncated: bool = False
+    score: Optional[float] = None
+    ground_truth: Optional[str] = None
+    state_key: Optional[str] = None
+    expert_action: Optional[str] = None
+    action_space: List[str] = []
+    budget_left: Optional[int] = None
+    instructions: Optional[str] = None
+    action_format: Optional[str] = None
+    stop: Optional[str] = None
 
 
 class Server:
@@ -103,6 +140,82 @@ def test_python_server_sessions_and_turnwise_client(server):
     assert out.returncode == 0, out.stderr
     assert "Repeat each word you are shown." in out.stdout
     assert "episode over (terminated), return 3" in out.stdout
+
+
+def openenv_reply(fields):
+    """The bytes openenv-core's own WebSocket endpoint sends for a backend's fields."""
+    return WSObservationResponse(data=serialize_observation(TextObservation(**fields))).model_dump_json()
+
+
+def http(url, method="GET"):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_python_server_speaks_openenv_wire_format(server):
+    """The lean server's replies are byte for byte what openenv-core's pydantic models
+    give; its errors carry OpenEnv's codes; its GET routes answer as openenv-core's."""
+    s = server([sys.executable, SERVE, "--game", "echo", "--port", "0", "--workers", "2",
+                "--option", "length=4"])
+    ref = Echo(Echo.resolve({"length": "4"}))
+    ws_url = s.url.replace("http://", "ws://") + "/ws"
+    with connect(ws_url) as ws:
+        ws.send(json.dumps({"type": "reset", "data": {"seed": 7, "episode_id": "e7"}}))
+        first = ref.reset(7)
+        assert ws.recv() == openenv_reply(first)
+        for word in [first["expert_action"], "wrong"]:
+            ws.send(json.dumps({"type": "step", "data": {"text": word}}))
+            assert ws.recv() == openenv_reply(ref.step(word))
+        ws.send(json.dumps({"type": "state"}))
+        assert json.loads(ws.recv()) == {"type": "state", "data": {"episode_id": "e7", "step_count": 2}}
+        for bad, code in [("{not json", "INVALID_JSON"), ('{"type": "jump"}', "UNKNOWN_TYPE"),
+                          ('{"type": "step", "data": {"txt": "a"}}', "VALIDATION_ERROR"),
+                          ('{"type": "step", "data": {"text": 3}}', "VALIDATION_ERROR"),
+                          ('{"type": "step"}', "VALIDATION_ERROR"),
+                          ('{"type": "state", "data": {}}', "VALIDATION_ERROR")]:
+            ws.send(bad)
+            reply = json.loads(ws.recv())
+            assert reply["type"] == "error" and reply["data"]["code"] == code, (bad, reply)
+        ws.send(json.dumps({"type": "close"}))
+        with pytest.raises(Exception):
+            ws.recv(timeout=30)  # the server closes the session
+    # OpenEnv's own client: reset, step, state, and a server error as its RuntimeError.
+    with GenericEnvClient(base_url=s.url).sync() as c:
+        r = c.reset(seed=7)
+        assert r.observation == json.loads(openenv_reply(first))["data"]["observation"]
+        r = c.step({"text": r.observation["expert_action"]})
+        assert r.reward == 1.0 and not r.done
+        assert c.state() == {"episode_id": None, "step_count": 1}
+        with pytest.raises(RuntimeError, match="VALIDATION_ERROR"):
+            c.step({"txt": "a"})
+    assert http(s.url + "/health") == (200, {"status": "healthy"})
+    code, meta = http(s.url + "/metadata")
+    assert code == 200 and meta["name"] == "Echo" and meta["description"] == Echo.DOC
+    code, schema = http(s.url + "/schema")
+    assert code == 200 and schema == {"action": TextAction.model_json_schema(),
+                                      "observation": TextObservation.model_json_schema(),
+                                      "state": State.model_json_schema()}
+    assert http(s.url + "/state") == (200, {"episode_id": None, "step_count": 0})
+    assert http(s.url + "/nothing")[0] == 404
+    assert http(s.url + "/reset", "POST")[0] == 405
+
+
+def test_python_server_capacity(server):
+    s = server([sys.executable, SERVE, "--game", "echo", "--port", "0", "--workers", "1",
+                "--max-sessions", "1"])
+    ws_url = s.url.replace("http://", "ws://") + "/ws"
+    with connect(ws_url) as first:
+        first.send(json.dumps({"type": "reset", "data": {"seed": 0}}))
+        assert json.loads(first.recv())["type"] == "observation"
+        with connect(ws_url) as second:
+            reply = json.loads(second.recv(timeout=30))
+            assert reply["data"]["code"] == "CAPACITY_REACHED" and reply["data"]["max_sessions"] == 1
+    time.sleep(0.5)  # the server has seen both connections end
+    with GenericEnvClient(base_url=s.url).sync() as c:
+        assert c.reset(seed=0).observation["text"]
 
 
 def test_python_server_killed_mid_step_workers_exit_quietly():

@@ -1,0 +1,275 @@
+"""A worker process of the pool: it serves the connections the server hands it, each
+session's game backend living in this process, so a step goes client -> worker -> client
+with no other hop.
+
+The server sends each accepted TCP connection's file descriptor over a Unix socket
+(``socket.send_fds``); the worker speaks HTTP and WebSocket on it with the Sans-I/O layer of
+the ``websockets`` library (``ServerProtocol``: handshake, frames, pings, the closing
+handshake) inside an asyncio protocol, answers each message as it arrives, and writes one
+byte back when the connection ends, so the server knows each worker's load. ``GET /ws``
+opens a session; the other GET routes answer JSON (``wire.routes``). Sessions on one worker
+take turns (one GIL); sessions on different workers step in parallel. A worker keeps closed
+backends for reuse (a ScienceWorld backend holds a JVM, a TextWorld one a game interpreter)
+and closes them all when it exits, which it does as soon as the server's end of the Unix
+socket closes (the server exited or was killed), even in the middle of a step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+from http import HTTPStatus
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from websockets.frames import Opcode
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
+
+import wire
+
+_MAX_MESSAGE = 64 * 1024 * 1024
+_CLOSE_TIMEOUT_S = 10.0  # a client that never finishes the closing handshake is cut off
+
+
+class _Backends:
+    """The game backends of this worker's sessions and the spare ones kept for reuse."""
+
+    def __init__(self, make_backend: Callable[[], Any]):
+        self.make_backend = make_backend
+        self.spare: List[Any] = []
+        self.live: List[Any] = []
+
+    def open(self):
+        b = self.spare.pop() if self.spare else self.make_backend()
+        self.live.append(b)
+        return b
+
+    def release(self, b) -> None:
+        self.live.remove(b)
+        self.spare.append(b)
+
+    def close_all(self) -> None:
+        for b in self.live + self.spare:
+            try:
+                b.close()
+            except Exception:
+                pass
+
+
+class _Session:
+    """One OpenEnv session: a backend, the episode id of the last reset and the steps since."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.episode_id: Optional[str] = None
+        self.steps = 0
+
+    def reply(self, kind: str, data: Dict[str, Any]) -> str:
+        """The reply to a reset, step or state message."""
+        if kind == "reset":
+            seed = data.get("seed")
+            self.episode_id = data.get("episode_id")
+            self.steps = 0
+            return wire.observation(self.backend.reset(0 if seed is None else int(seed)))
+        if kind == "step":
+            text, err = wire.action_text(data)
+            if err is not None:
+                return err
+            self.steps += 1
+            return wire.observation(self.backend.step(text))
+        return wire.state(self.episode_id, self.steps)
+
+
+def _json(response):
+    """A response of ``ServerProtocol.reject`` as JSON (its body is the text given)."""
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+class _Connection(asyncio.Protocol):
+    """One handed-over connection: an HTTP request, or a WebSocket session."""
+
+    def __init__(self, worker: "_Worker", full: Optional[Tuple[int, int]]):
+        self.worker = worker
+        self.full = full
+        self.ws = ServerProtocol(max_size=_MAX_MESSAGE)
+        self.session: Optional[_Session] = None
+        self.parts: List[bytes] = []  # a fragmented message so far
+        self.transport = None
+        self.closing = False
+        self.head: Optional[bytes] = b""  # the request's first bytes, until its method is known
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.head is not None:
+            # Only GET is served, and websockets' parser drops other methods without a
+            # word: anything else gets 405 and the connection closes.
+            self.head += data
+            if len(self.head) < 4 and b" " not in self.head:
+                return
+            data, self.head = self.head, None
+            if not data.startswith(b"GET "):
+                r = _json(self.ws.reject(HTTPStatus.METHOD_NOT_ALLOWED, wire.dumps({
+                    "detail": "Method Not Allowed: this server has OpenEnv sessions on /ws and GET /health, "
+                              "/metadata, /schema and /state (no stateless POST /reset or /step)"})))
+                self.transport.write(r.serialize())
+                self.transport.close()
+                return
+        self.ws.receive_data(data)
+        self._events()
+
+    def eof_received(self):
+        self.ws.receive_eof()
+        self._events()
+        return None  # asyncio closes the transport
+
+    def connection_lost(self, exc) -> None:
+        self._end_session()
+        self.worker.ended()
+
+    def _events(self) -> None:
+        for ev in self.ws.events_received():
+            if isinstance(ev, Request):
+                self._request(ev)
+            elif ev.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                self.parts.append(ev.data)
+                if ev.fin:
+                    raw, self.parts = b"".join(self.parts), []
+                    self._message(raw)
+            # pings, pongs and close frames: ServerProtocol answers them itself
+        self._flush()
+
+    def _flush(self) -> None:
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+        if self.ws.close_expected() and not self.closing:
+            self.closing = True
+            asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT_S, self.transport.abort)
+
+    def _request(self, request) -> None:
+        path = request.path.split("?", 1)[0]
+        if path == "/ws":
+            response = self.ws.accept(request)
+        else:
+            body = self.worker.routes.get(path)
+            status = HTTPStatus.OK if body is not None else HTTPStatus.NOT_FOUND
+            response = _json(self.ws.reject(status, body or wire.dumps({"detail": "Not Found"})))
+        self.ws.send_response(response)
+        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+            self._open_session()
+
+    def _open_session(self) -> None:
+        if self.full is not None:
+            active, most = self.full
+            self._close_with(wire.error(
+                f"Server at capacity: {active}/{most} sessions active. Cannot accept new connections.",
+                "CAPACITY_REACHED", active_sessions=active, max_sessions=most))
+            return
+        try:
+            self.session = _Session(self.worker.backends.open())
+        except Exception as e:
+            self._close_with(wire.error(f"could not start the game: {type(e).__name__}: {e}", "FACTORY_ERROR"))
+
+    def _close_with(self, reply: Optional[str]) -> None:
+        if reply is not None:
+            self.ws.send_text(reply.encode())
+        self.ws.send_close(1000)
+        self._end_session()
+
+    def _end_session(self) -> None:
+        if self.session is not None:
+            self.worker.backends.release(self.session.backend)
+            self.session = None
+
+    def _message(self, raw: bytes) -> None:
+        if self.session is None:
+            return  # closing: nothing more is answered
+        kind, data, reply = wire.parse(raw)
+        if kind == "close":
+            self._close_with(None)
+            return
+        if reply is None:
+            try:
+                reply = self.session.reply(kind, data)
+            except Exception as e:  # the game's error goes to its session
+                reply = wire.error(f"{type(e).__name__}: {e}", "EXECUTION_ERROR")
+        self.ws.send_text(reply.encode())
+
+
+class _Worker:
+    """This process's backends, routes and the socket to the server."""
+
+    def __init__(self, ctrl: socket.socket, make_backend, name: str, doc: str):
+        self.ctrl = ctrl
+        self.backends = _Backends(make_backend)
+        self.routes = wire.routes(name, doc)
+
+    def ended(self) -> None:
+        """Tells the server a connection ended."""
+        try:
+            self.ctrl.send(b"c")
+        except OSError:
+            pass
+
+
+def run(ctrl: socket.socket, make_backend: Callable[[], Any], name: str, doc: str) -> None:
+    """The worker's main: serves handed-over connections until the server goes away."""
+    # Ctrl-C in a terminal reaches the whole process group: the server shuts down and the
+    # worker follows when the server's end of ``ctrl`` closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def on_term(*_):
+        raise SystemExit(0)  # asyncio lets SystemExit through its callbacks
+
+    signal.signal(signal.SIGTERM, on_term)
+    worker = _Worker(ctrl, make_backend, name, doc)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    async def adopt(sock: socket.socket, full) -> None:
+        try:
+            await loop.connect_accepted_socket(lambda: _Connection(worker, full), sock)
+        except OSError:
+            sock.close()
+            worker.ended()
+
+    main_thread = threading.main_thread().ident
+
+    def receive():
+        # Connections from the server until its end of ``ctrl`` closes; then the main
+        # thread is interrupted (a blocking step included) and the worker exits.
+        try:
+            while True:
+                msg, fds, _, _ = socket.recv_fds(ctrl, 64, 1)
+                if not msg:
+                    break
+                full = None
+                if msg.startswith(b"f"):
+                    active, most = msg[1:].split()
+                    full = (int(active), int(most))
+                for fd in fds:
+                    asyncio.run_coroutine_threadsafe(adopt(socket.socket(fileno=fd), full), loop)
+        except OSError:
+            pass
+        signal.pthread_kill(main_thread, signal.SIGTERM)
+
+    threading.Thread(target=receive, daemon=True).start()
+    try:
+        ctrl.send(b"r")  # imports are done: the server may announce itself
+        loop.run_forever()
+    except SystemExit:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        worker.backends.close_all()
+        # Open connections close with the process: no handshakes, no tracebacks.
+        os._exit(0)
