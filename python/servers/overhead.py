@@ -24,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import games  # noqa: E402
+from bench import play  # noqa: E402
 from serve import parse_options  # noqa: E402
 
 
@@ -77,14 +78,7 @@ def main() -> None:
             return n, t
 
         def in_process(seed):
-            f = backend.reset(seed)
-            n, t = 0, 0.0
-            while f.get("expert_action") is not None and not f.get("done"):
-                t0 = time.perf_counter()
-                f = backend.step(f["expert_action"])
-                t += time.perf_counter() - t0
-                n += 1
-            return n, t
+            return play(backend, seed, 1)
 
         for seed in range(a.episodes):  # warm-up: games loaded, JIT and caches warm on both sides
             served(seed)
