@@ -33,10 +33,16 @@ pub struct Runtime {
     /// f32 or bf16.
     #[arg(long, default_value = "f32")]
     dtype: String,
+    /// Torch intra-op threads (0: libtorch's default, every core). 1 is fastest on a small
+    /// shared CPU: with more threads than free cores, OpenMP's spinning workers cost up to
+    /// 10× the CPU time (docs/model.md, "Generation speed").
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 impl Runtime {
     fn load(&self) -> Result<Policy> {
+        turnwise_train::train::apply_threads(self.threads);
         let device = parse_device(&self.device)?;
         let dtype = DType::parse(&self.dtype)?;
         Ok(Policy::load(&self.model, device, dtype)?)
@@ -123,7 +129,6 @@ pub struct ConvertArgs {
 
 /// Runs the command; returns the exit status.
 pub fn run(cmd: Model) -> Result<i32> {
-    tch::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()) as i32);
     match cmd {
         Model::Logprobs(a) => {
             let policy = a.rt.load()?;
