@@ -1,4 +1,4 @@
-//! Device (`cpu`, `cuda`, `cuda:N`) and dtype (`f32`, `bf16`) selection.
+//! Device (`cpu`, `cuda`, `cuda:N`) and dtype (`f32`, `bf16`, `f16`) selection.
 
 use crate::error::{ModelError, Result};
 use tch::{Device, Kind};
@@ -39,22 +39,40 @@ pub enum DType {
     F32,
     /// bfloat16 (norms, softmax and rotary tables are computed in f32, as in `transformers`).
     Bf16,
+    /// IEEE half precision (computed like bf16; its range is narrower).
+    F16,
     /// 64-bit float, for gradient checks in tests.
     F64,
 }
 
 impl DType {
-    /// Parses `f32`/`float32`, `bf16`/`bfloat16` or `f64`/`float64`.
+    /// Parses `f32`/`float32`, `bf16`/`bfloat16`, `f16`/`float16` or `f64`/`float64`.
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim() {
             "f32" | "float32" => Ok(DType::F32),
             "bf16" | "bfloat16" => Ok(DType::Bf16),
+            "f16" | "float16" => Ok(DType::F16),
             "f64" | "float64" => Ok(DType::F64),
             _ => Err(ModelError::option(
                 "dtype",
-                format!("`{s}` is not a dtype (f32, bf16)"),
+                format!("`{s}` is not a dtype (f32, bf16, f16)"),
             )),
         }
+    }
+
+    /// The name `parse` reads (`f32`, `bf16`, `f16`, `f64`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::Bf16 => "bf16",
+            DType::F16 => "f16",
+            DType::F64 => "f64",
+        }
+    }
+
+    /// Whether this is a 16-bit type (trained with f32 master weights).
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::Bf16 | DType::F16)
     }
 
     /// The libtorch kind.
@@ -62,6 +80,7 @@ impl DType {
         match self {
             DType::F32 => Kind::Float,
             DType::Bf16 => Kind::BFloat16,
+            DType::F16 => Kind::Half,
             DType::F64 => Kind::Double,
         }
     }
@@ -71,6 +90,7 @@ impl DType {
         match self {
             DType::F32 => "float32",
             DType::Bf16 => "bfloat16",
+            DType::F16 => "float16",
             DType::F64 => "float64",
         }
     }
@@ -93,6 +113,10 @@ mod tests {
             assert!(e.contains("0 CUDA device"), "{e}");
         }
         assert_eq!(DType::parse("bf16").unwrap().kind(), Kind::BFloat16);
+        assert_eq!(DType::parse("f16").unwrap().kind(), Kind::Half);
+        for d in [DType::F32, DType::Bf16, DType::F16, DType::F64] {
+            assert_eq!(DType::parse(d.name()).unwrap(), d);
+        }
         assert!(DType::parse("f8").is_err());
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
-use turnwise_train::policy::Policy;
+use turnwise_train::policy::{Placement, Policy};
 use turnwise_train::train::{apply_threads, checkpoint, eval};
 
 /// Arguments of `turnwise eval`.
@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<i32> {
                 .0
         }
     };
-    let policy = Policy::load(&dir)?;
+    let policy = Policy::load_on(&dir, Placement::of(&cfg)?)?;
     checkpoint::check_finite(&policy, &dir)?;
     let episodes = args.episodes.map_or(cfg.eval.episodes, |e| e as usize);
     let report = eval::evaluate(&policy, &cfg, args.env.as_deref(), episodes)?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use turnwise_core::jsonl;
-use turnwise_train::policy::{Policy, WordTokenizer};
+use turnwise_train::policy::{Placement, Policy, WordTokenizer};
 use turnwise_train::rollout::HistorySpec;
 use turnwise_train::train::{apply_threads, envs, eval, preflight, run_dir, sft};
 
@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<i32> {
     let mut demos = jsonl::read_batch(&args.demos)?.groups;
     let texts = envs::vocabulary_texts(&cfg, &demos)?;
     let tok = WordTokenizer::build(texts.iter().map(String::as_str));
-    let policy = Policy::new(&cfg.model, tok, cfg.run.seed)?;
+    let policy = Policy::new_on(&cfg.model, tok, cfg.run.seed, Placement::of(&cfg)?)?;
     preflight::check_context(&cfg, &policy)?;
     sft::tokenize(&mut demos, &policy.tokenizer)?;
     let history = HistorySpec {

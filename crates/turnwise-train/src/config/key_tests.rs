@@ -45,6 +45,9 @@ const ROWS: &[Row] = &[
     ),
     row("run.max_bad_steps", &["0", "-2"], &["1", "9"]),
     row("run.threads", &["-1", "1025", "\"all\""], &["0", "1", "16"]),
+    // `cuda` is refused by name where libtorch sees no GPU (the bad list is extended at run
+    // time by `cuda_is_refused_without_a_gpu`).
+    row("run.device", &["\"tpu\"", "\"cuda:x\"", "3"], &["\"cpu\""]),
     row(
         "env.name",
         &["\"lmrl/mazee\"", "\"\"", "1"],
@@ -81,6 +84,11 @@ const ROWS: &[Row] = &[
     row("model.layers", &["0", "-1", "4097"], &["1", "3"]),
     row("model.heads", &["0", "3", "64", "4097"], &["2", "4"]),
     row("model.d_ff", &["0", "-1"], &["1", "256"]),
+    row(
+        "model.dtype",
+        &["\"f8\"", "\"f64\"", "16"],
+        &["\"f32\"", "\"bf16\"", "\"f16\""],
+    ),
     row("model.max_context", &["0", "1", "6", "-5"], &["7", "4096"]),
     Row {
         key: "model.lora.rank",
@@ -415,4 +423,19 @@ fn all_violations_are_reported_at_once() {
         assert!(e.contains(k), "{e}");
     }
     assert!(e.contains("[0, 1]") && e.contains("got 2"), "{e}");
+}
+
+#[test]
+fn cuda_without_a_gpu_is_an_error_naming_the_key() {
+    for dev in ["\"cuda\"", "\"cuda:0\"", "\"cuda:7\""] {
+        match load_with(&[], "run.device", dev) {
+            // A machine with that GPU: the key loads.
+            Ok(c) => assert!(c.run.device().is_ok()),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("`run.device"), "{dev}: {e}");
+                assert!(e.contains("CUDA"), "{dev}: {e}");
+            }
+        }
+    }
 }

@@ -32,6 +32,7 @@ pub const RULES: &[(&str, OnResume)] = &[
     ("run.time_budget_s", Mutable),
     ("run.max_bad_steps", Mutable),
     ("run.threads", Mutable),
+    ("run.device", Mutable),
     ("env.name", ENV),
     ("env.options", ENV),
     (
@@ -51,6 +52,10 @@ pub const RULES: &[(&str, OnResume)] = &[
     ("env.max_turns", Mutable),
     ("env.max_failed_episodes", Mutable),
     ("model.max_context", Mutable),
+    (
+        "model.dtype",
+        Immutable("the optimiser state (f32 masters under bf16/f16) was kept for this dtype"),
+    ),
     (
         "model.lora",
         Immutable("the checkpoint's adapters have this shape and the base is frozen"),

@@ -51,6 +51,8 @@ pub struct RunConfig {
     pub max_bad_steps: u32,
     /// Torch intra-op threads (0: libtorch's default).
     pub threads: usize,
+    /// Where the policy, reference and critic run: `cpu`, `cuda` (GPU 0) or `cuda:N`.
+    pub device: String,
 }
 
 impl Default for RunConfig {
@@ -62,6 +64,7 @@ impl Default for RunConfig {
             time_budget_s: 0.0,
             max_bad_steps: 5,
             threads: 0,
+            device: "cpu".into(),
         }
     }
 }
@@ -147,6 +150,9 @@ pub struct ModelConfig {
     /// Longest context in tokens (`max_position_embeddings`; rotary positions, so this is
     /// the context budget rather than a table size).
     pub max_context: i64,
+    /// Weight and activation dtype: `f32`, `bf16` or `f16` (16-bit: f32 master weights and
+    /// optimiser moments, 16-bit compute; log-probs in f32).
+    pub dtype: String,
     /// `[model.lora]`: train LoRA adapters on a frozen pretrained model (none: every weight).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lora: Option<LoraConfig>,
@@ -191,10 +197,37 @@ impl LoraConfig {
     }
 }
 
+impl ModelConfig {
+    /// `dtype` parsed (f32, bf16, f16); the error names the key.
+    pub fn dtype(&self) -> anyhow::Result<turnwise_model::DType> {
+        match turnwise_model::DType::parse(&self.dtype) {
+            Ok(turnwise_model::DType::F64) | Err(_) => Err(anyhow::anyhow!(
+                "model.dtype: `{}` is not a training dtype (f32, bf16, f16)",
+                self.dtype
+            )),
+            Ok(d) => Ok(d),
+        }
+    }
+}
+
+impl RunConfig {
+    /// `device` parsed (cpu, cuda, cuda:N; a CUDA device must exist); the error names the key.
+    pub fn device(&self) -> anyhow::Result<tch::Device> {
+        turnwise_model::parse_device(&self.device).map_err(|e| {
+            let msg = match e {
+                turnwise_model::ModelError::Option { message, .. } => message,
+                other => other.to_string(),
+            };
+            anyhow::anyhow!("run.device: {msg}")
+        })
+    }
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             path: String::new(),
+            dtype: "f32".into(),
             preset: "tiny".into(),
             d_model: 64,
             layers: 2,

@@ -216,6 +216,17 @@ fn run_keys(c: &Config, k: &mut Checks) {
     k.real("run.time_budget_s", c.run.time_budget_s, Real::NON_NEGATIVE);
     k.at_least("run.max_bad_steps", c.run.max_bad_steps, 1);
     k.int("run.threads", c.run.threads as i128, 0, 1024);
+    if let Err(e) = c.run.device() {
+        k.fail("run.device", strip_key(&e.to_string(), "run.device"));
+    }
+}
+
+/// An error message without its leading `key: `.
+fn strip_key(msg: &str, key: &str) -> String {
+    msg.strip_prefix(key)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(msg)
+        .to_string()
 }
 
 fn env_keys(c: &Config, k: &mut Checks) {
@@ -290,6 +301,9 @@ fn model_keys(c: &Config, k: &mut Checks) {
     k.int("model.heads", m.heads, 1, 4096);
     k.int("model.d_ff", m.d_ff, 1, BIG);
     k.int("model.max_context", m.max_context, 2, BIG);
+    if let Err(e) = m.dtype() {
+        k.fail("model.dtype", strip_key(&e.to_string(), "model.dtype"));
+    }
     if let Some(l) = &m.lora {
         k.require(
             "model.lora",

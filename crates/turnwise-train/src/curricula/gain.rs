@@ -150,12 +150,18 @@ impl Gain {
 fn policy_states(policy: &Policy, ids: &[u32]) -> Result<Tensor> {
     let (t, valid) = Policy::pad(&[ids]);
     let positions = (valid.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0);
+    let dev = policy.model.device();
     let h = tch::no_grad(|| {
-        policy
-            .model
-            .forward_hidden(&t, &positions, Some(&valid), None)
+        policy.model.forward_hidden(
+            &t.to_device(dev),
+            &positions.to_device(dev),
+            Some(&valid.to_device(dev)),
+            None,
+        )
     })?;
-    Ok(h.squeeze_dim(0))
+    Ok(h.squeeze_dim(0)
+        .to_kind(Kind::Float)
+        .to_device(tch::Device::Cpu))
 }
 
 #[cfg(test)]

@@ -2,6 +2,11 @@
 //! Algorithm 2) with bias correction, over an explicit parameter list so that its state
 //! (m, v, step) can be checkpointed and restored bit for bit. Also global gradient-norm
 //! clipping (Pascanu et al. 2013), with non-finite norms reported instead of applied.
+//!
+//! Mixed precision (Micikevicius et al. 2018, "Mixed Precision Training", §3.1): a 16-bit
+//! parameter (bf16, f16) gets an f32 master copy; moments are f32, the update is applied to
+//! the master in f32 and the parameter is the master rounded to 16 bits. Small updates that
+//! would vanish in bf16 (8 bits of mantissa) thus accumulate.
 
 use tch::{Kind, Tensor};
 
@@ -16,6 +21,7 @@ pub fn all_finite(ts: &[Tensor]) -> bool {
 /// A copy of the parameters and the AdamW state, to undo a step ([`AdamW::restore`]).
 pub struct Snapshot {
     params: Vec<Tensor>,
+    masters: Vec<Option<Tensor>>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     step: u64,
@@ -25,7 +31,9 @@ pub struct Snapshot {
 pub struct AdamW {
     /// The parameters being optimised (shallow clones of the model's variables).
     pub params: Vec<Tensor>,
-    /// First moments m.
+    /// f32 master weights of 16-bit parameters (`None`: the parameter is its own master).
+    pub masters: Vec<Option<Tensor>>,
+    /// First moments m (f32 for 16-bit parameters).
     pub m: Vec<Tensor>,
     /// Second moments v.
     pub v: Vec<Tensor>,
@@ -42,12 +50,26 @@ pub struct AdamW {
 }
 
 impl AdamW {
-    /// A fresh optimiser over `params`.
+    /// A fresh optimiser over `params` (16-bit ones get f32 masters and moments).
     pub fn new(params: Vec<Tensor>, beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Self {
-        let m = params.iter().map(|p| p.zeros_like()).collect();
-        let v = params.iter().map(|p| p.zeros_like()).collect();
+        let masters: Vec<Option<Tensor>> = tch::no_grad(|| {
+            params
+                .iter()
+                .map(|p| {
+                    matches!(p.kind(), Kind::BFloat16 | Kind::Half)
+                        .then(|| p.detach().to_kind(Kind::Float))
+                })
+                .collect()
+        });
+        let zeros = |i: usize| match &masters[i] {
+            Some(w) => w.zeros_like(),
+            None => params[i].zeros_like(),
+        };
+        let m = (0..params.len()).map(zeros).collect();
+        let v = (0..params.len()).map(zeros).collect();
         AdamW {
             params,
+            masters,
             m,
             v,
             step: 0,
@@ -65,6 +87,12 @@ impl AdamW {
         };
         Snapshot {
             params: copy(&self.params),
+            masters: tch::no_grad(|| {
+                self.masters
+                    .iter()
+                    .map(|w| w.as_ref().map(|w| w.copy()))
+                    .collect()
+            }),
             m: copy(&self.m),
             v: copy(&self.v),
             step: self.step,
@@ -81,6 +109,11 @@ impl AdamW {
                 (&mut self.v, &s.v),
             ] {
                 for (d, c) in dst.iter_mut().zip(src) {
+                    d.copy_(c);
+                }
+            }
+            for (d, c) in self.masters.iter_mut().zip(&s.masters) {
+                if let (Some(d), Some(c)) = (d, c) {
                     d.copy_(c);
                 }
             }
@@ -139,13 +172,19 @@ impl AdamW {
         let bc1 = 1.0 - self.beta1.powi(t);
         let bc2 = 1.0 - self.beta2.powi(t);
         tch::no_grad(|| {
-            for ((p, m), v) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
+            let params = self.params.iter_mut().zip(&mut self.masters);
+            for (((p, master), m), v) in params.zip(&mut self.m).zip(&mut self.v) {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
+                // θ is the f32 master of a 16-bit parameter, else the parameter itself.
+                let (w, g) = match master.as_mut() {
+                    Some(w) => (w, g.to_kind(Kind::Float)),
+                    None => (&mut *p, g),
+                };
                 if self.weight_decay != 0.0 {
-                    let _ = p.g_mul_scalar_(1.0 - lr * self.weight_decay);
+                    let _ = w.g_mul_scalar_(1.0 - lr * self.weight_decay);
                 }
                 let _ = m.g_mul_scalar_(self.beta1);
                 let _ = m.g_add_(&(&g * (1.0 - self.beta1)));
@@ -153,7 +192,10 @@ impl AdamW {
                 let _ = v.g_add_(&(g.square() * (1.0 - self.beta2)));
                 let denom = (&*v / bc2).sqrt() + self.eps;
                 let update = (&*m / bc1) / denom * lr;
-                let _ = p.g_sub_(&update);
+                let _ = w.g_sub_(&update);
+                if let Some(w) = master.as_ref() {
+                    p.copy_(w);
+                }
             }
         });
     }

@@ -18,9 +18,42 @@ use crate::config::ModelConfig;
 pub use codec::PolicyTokenizer;
 pub use tokenizer::WordTokenizer;
 
+/// Where the networks live and the dtype of their weights and activations (`run.device`,
+/// `model.dtype`). Under a 16-bit dtype the optimiser keeps f32 master weights and moments
+/// ([`crate::optim::AdamW`]); log-probs, entropies and values always come back in f32 on
+/// the CPU, where the per-token loss terms are computed (autograd carries the gradients back
+/// across the copy).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    /// `cpu`, `cuda:N`.
+    pub device: Device,
+    /// f32, bf16 or f16.
+    pub dtype: DType,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            device: Device::Cpu,
+            dtype: DType::F32,
+        }
+    }
+}
+
+impl Placement {
+    /// The placement a configuration asks for (`run.device`, `model.dtype`; validated
+    /// with the configuration, so an error here names the key too).
+    pub fn of(cfg: &crate::config::Config) -> Result<Self> {
+        Ok(Placement {
+            device: cfg.run.device()?,
+            dtype: cfg.model.dtype()?,
+        })
+    }
+}
+
 /// A policy: the network (its variables inside) and the tokenizer.
 pub struct Policy {
-    /// The network (turnwise-model), f32 on the CPU.
+    /// The network (turnwise-model) on its [`Placement`].
     pub model: turnwise_model::Policy,
     /// The tokenizer.
     pub tokenizer: PolicyTokenizer,
@@ -65,10 +98,21 @@ pub fn model_config(cfg: &ModelConfig, vocab_size: usize) -> Result<turnwise_mod
 }
 
 impl Policy {
-    /// A freshly initialised policy (weights from `seed`).
+    /// A freshly initialised policy (weights from `seed`), on the CPU in f32.
     pub fn new(cfg: &ModelConfig, tokenizer: WordTokenizer, seed: u64) -> Result<Self> {
+        Self::new_on(cfg, tokenizer, seed, Placement::default())
+    }
+
+    /// [`Policy::new`] on `place` (the weights are drawn in f32, then converted, so every
+    /// placement starts from the same values).
+    pub fn new_on(
+        cfg: &ModelConfig,
+        tokenizer: WordTokenizer,
+        seed: u64,
+        place: Placement,
+    ) -> Result<Self> {
         let mc = model_config(cfg, tokenizer.vocab_size())?;
-        let model = turnwise_model::Policy::new(mc, Device::Cpu, DType::F32, seed)?;
+        let model = turnwise_model::Policy::new(mc, place.device, place.dtype, seed)?;
         Ok(Policy {
             model,
             tokenizer: PolicyTokenizer::Word(tokenizer),
@@ -90,8 +134,13 @@ impl Policy {
     /// folder (`config.json`, `model.safetensors` or shards, `tokenizer.json`), on the CPU in
     /// f32.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_on(dir, Placement::default())
+    }
+
+    /// [`Policy::load`] on `place` (weights converted to its dtype).
+    pub fn load_on(dir: &Path, place: Placement) -> Result<Self> {
         let tokenizer = PolicyTokenizer::from_dir(dir)?;
-        let model = turnwise_model::Policy::load(dir, Device::Cpu, DType::F32)?;
+        let model = turnwise_model::Policy::load(dir, place.device, place.dtype)?;
         anyhow::ensure!(
             tokenizer.vocab_size() <= model.config.vocab_size,
             "{}: vocab_size {} is smaller than the tokenizer's {} ids",
@@ -137,15 +186,29 @@ impl Policy {
     /// sequence `seqs[r]` (context followed by action), through
     /// [`turnwise_model::Policy::token_logprobs`] on the left-padded batch (positions count
     /// real tokens only, so a padded row scores exactly what it would alone).
+    ///
+    /// The model runs on its device in its dtype; the scores come back as f32 on the CPU
+    /// (differentiable copies), where the losses are computed.
     pub fn score_actions(&self, seqs: &[&[u32]], action_len: &[usize]) -> Result<ActionScores> {
         let (ids, valid) = Self::pad(seqs);
         let l = ids.size()[1];
         let a = action_len.iter().copied().max().unwrap_or(1).max(1);
         let positions = (valid.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0);
-        let stats = self
-            .model
-            .token_logprobs(&ids, &positions, Some(&valid), 1.0, true)?;
-        let entropy_all = stats.entropy.context("entropy requested")?;
+        let dev = self.model.device();
+        let stats = self.model.token_logprobs(
+            &ids.to_device(dev),
+            &positions.to_device(dev),
+            Some(&valid.to_device(dev)),
+            1.0,
+            true,
+        )?;
+        // f32 (an f64 model, for gradient checks, stays f64).
+        let host = |t: Tensor| match t.kind() {
+            Kind::Double => t.to_device(Device::Cpu),
+            _ => t.to_kind(Kind::Float).to_device(Device::Cpu),
+        };
+        let entropy_all = host(stats.entropy.context("entropy requested")?);
+        let stats_logprobs = host(stats.logprobs);
         let mut pos = Vec::with_capacity(seqs.len() * a);
         let mut mask = Vec::with_capacity(seqs.len() * a);
         for &n in action_len {
@@ -163,7 +226,7 @@ impl Policy {
         let r = seqs.len() as i64;
         let pos = Tensor::from_slice(&pos).view([r, a as i64]);
         Ok(ActionScores {
-            logp: stats.logprobs.gather(1, &pos, false),
+            logp: stats_logprobs.gather(1, &pos, false),
             entropy: entropy_all.gather(1, &pos, false),
             mask: Tensor::from_slice(&mask).view([r, a as i64]),
         })

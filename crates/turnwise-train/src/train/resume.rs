@@ -113,7 +113,7 @@ impl Trainer {
             Some(_) if cfg.model.lora.is_none() => {
                 let r = dir.join("reference");
                 Some(
-                    Policy::load(&r)
+                    Policy::load_on(&r, crate::policy::Placement::of(&cfg)?)
                         .with_context(|| format!("the KL reference {}", r.display()))?,
                 )
             }

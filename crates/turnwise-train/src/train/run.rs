@@ -28,7 +28,7 @@ use super::update::Reference;
 use crate::config::Config;
 use crate::loss::epo::EntropyHistory;
 use crate::optim::AdamW;
-use crate::policy::Policy;
+use crate::policy::{Placement, Policy};
 
 use super::annotate::check_credit;
 pub use super::annotate::ROLLOUT_FIELDS as PROVIDED_FIELDS;
@@ -156,14 +156,15 @@ impl Trainer {
         } else {
             jsonl::read_batch(Path::new(&cfg.sft.demos))?.groups
         };
+        let place = Placement::of(&cfg)?;
         let policy = if cfg.model.path.is_empty() {
             let texts = super::envs::vocabulary_texts(&cfg, &demos)?;
             let tok = crate::policy::WordTokenizer::build(texts.iter().map(String::as_str));
-            Policy::new(&cfg.model, tok, cfg.run.seed)?
+            Policy::new_on(&cfg.model, tok, cfg.run.seed, place)?
         } else {
             let dir = Path::new(&cfg.model.path);
-            let mut p =
-                Policy::load(dir).with_context(|| format!("model.path {}", dir.display()))?;
+            let mut p = Policy::load_on(dir, place)
+                .with_context(|| format!("model.path {}", dir.display()))?;
             if let Some(l) = &cfg.model.lora {
                 p.model.add_lora(&l.model(cfg.run.seed))?;
             }
@@ -194,7 +195,7 @@ impl Trainer {
             // Under LoRA the reference is the base model, adapters off (no copy).
             Some(_) if cfg.model.lora.is_none() => {
                 save_policy_atomic(&policy, &out.join("reference"))?;
-                Some(Policy::load(&out.join("reference"))?)
+                Some(Policy::load_on(&out.join("reference"), place)?)
             }
             _ => None,
         };

@@ -208,13 +208,14 @@ pub fn clean_temporaries(run: &Path) -> Result<usize> {
 /// with [`scan`] or [`manifest::verify`]); refuses non-finite weights.
 pub fn load(dir: &Path, cfg: &crate::config::Config) -> Result<(Policy, AdamW, TrainerState)> {
     let opt_cfg = &cfg.optim;
+    let place = crate::policy::Placement::of(cfg)?;
     let policy = match &cfg.model.lora {
-        None => Policy::load(dir)?,
+        None => Policy::load_on(dir, place)?,
         Some(l) => {
             // The frozen base from model.path, the trained adapters from the checkpoint
             // (its merged weights would make the base, and the KL reference, drift).
             let base = Path::new(&cfg.model.path);
-            let mut p = Policy::load(base)
+            let mut p = Policy::load_on(base, place)
                 .with_context(|| format!("model.path {} (LoRA base)", base.display()))?;
             p.model.add_lora(&l.model(cfg.run.seed))?;
             p.model.load_lora_adapter(dir)?;

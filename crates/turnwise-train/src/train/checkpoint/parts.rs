@@ -53,7 +53,8 @@ impl Part for PolicyPart<'_> {
 /// File of the AdamW moments.
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 
-/// AdamW's moments (`m.i`, `v.i` per parameter, in [`Policy::parameters`] order).
+/// AdamW's moments (`m.i`, `v.i` per parameter, in [`Policy::parameters`] order) and the
+/// f32 master weights of 16-bit parameters (`w.i`).
 pub struct OptimizerPart<'a>(pub &'a AdamW);
 
 impl Part for OptimizerPart<'_> {
@@ -61,20 +62,32 @@ impl Part for OptimizerPart<'_> {
         "optimizer"
     }
     fn is_finite(&self) -> bool {
-        all_finite(&self.0.m) && all_finite(&self.0.v)
+        let masters: Vec<Tensor> = self
+            .0
+            .masters
+            .iter()
+            .flatten()
+            .map(Tensor::shallow_clone)
+            .collect();
+        all_finite(&self.0.m) && all_finite(&self.0.v) && all_finite(&masters)
     }
     fn save(&self, dir: &Path) -> Result<()> {
         let mut named: Vec<(String, Tensor)> = Vec::new();
         for (i, (m, v)) in self.0.m.iter().zip(&self.0.v).enumerate() {
-            named.push((format!("m.{i}"), m.shallow_clone()));
-            named.push((format!("v.{i}"), v.shallow_clone()));
+            let host = |t: &Tensor| t.to_device(tch::Device::Cpu);
+            named.push((format!("m.{i}"), host(m)));
+            named.push((format!("v.{i}"), host(v)));
+            if let Some(w) = &self.0.masters[i] {
+                named.push((format!("w.{i}"), host(w)));
+            }
         }
         Tensor::write_safetensors(&named, dir.join(OPTIMIZER_FILE))?;
         Ok(())
     }
 }
 
-/// Restores the moments saved by [`OptimizerPart`] into `opt`.
+/// Restores the moments (and master weights, copied into the parameters) saved by
+/// [`OptimizerPart`] into `opt`.
 pub fn load_moments(dir: &Path, opt: &mut AdamW) -> Result<()> {
     let saved: std::collections::HashMap<String, Tensor> =
         Tensor::read_safetensors(dir.join(OPTIMIZER_FILE))
@@ -82,14 +95,20 @@ pub fn load_moments(dir: &Path, opt: &mut AdamW) -> Result<()> {
             .into_iter()
             .collect();
     for i in 0..opt.params.len() {
+        let dev = opt.params[i].device();
         let get = |k: String| {
             saved
                 .get(&k)
-                .map(|t| t.shallow_clone())
+                .map(|t| t.to_device(dev))
                 .with_context(|| format!("{}: missing `{k}` in {OPTIMIZER_FILE}", dir.display()))
         };
         opt.m[i] = get(format!("m.{i}"))?;
         opt.v[i] = get(format!("v.{i}"))?;
+        if opt.masters[i].is_some() {
+            let w = get(format!("w.{i}"))?;
+            tch::no_grad(|| opt.params[i].copy_(&w));
+            opt.masters[i] = Some(w);
+        }
     }
     Ok(())
 }

@@ -11,7 +11,6 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use tch::{Device, Kind, Tensor};
-use turnwise_model::DType;
 
 use crate::config::{Config, CriticKind, ModelConfig};
 use crate::optim::AdamW;
@@ -144,7 +143,13 @@ impl ValueNet {
                         policy.tokenizer.vocab_size(),
                     )
                     .context("[critic]")?;
-                    let m = turnwise_model::Policy::new(mc, Device::Cpu, DType::F32, seed)?;
+                    // The trunk runs where the policy runs; the head stays f32 on the CPU.
+                    let m = turnwise_model::Policy::new(
+                        mc,
+                        policy.model.device(),
+                        policy.model.dtype(),
+                        seed,
+                    )?;
                     (Some(m), c.d_model)
                 }
             };
@@ -190,6 +195,12 @@ impl ValueNet {
         let l = ids.size()[1];
         let positions = (valid.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0);
         let model = w.trunk.as_ref().unwrap_or(&policy.model);
+        let dev = model.device();
+        let (ids, positions, valid) = (
+            ids.to_device(dev),
+            positions.to_device(dev),
+            valid.to_device(dev),
+        );
         let run = || model.forward_hidden(&ids, &positions, Some(&valid), None);
         let h = match self.kind {
             CriticKind::Head => tch::no_grad(run)?,
@@ -205,8 +216,13 @@ impl ValueNet {
         let b = cols.len() as i64;
         let idx = Tensor::from_slice(&cols)
             .view([b, 1, 1])
-            .expand([b, 1, d], false);
-        Ok(h.gather(1, &idx, false).squeeze_dim(1))
+            .expand([b, 1, d], false)
+            .to_device(dev);
+        // The head is f32 on the CPU (a differentiable copy of the features).
+        Ok(h.gather(1, &idx, false)
+            .squeeze_dim(1)
+            .to_kind(Kind::Float)
+            .to_device(Device::Cpu))
     }
 
     fn forward(
@@ -357,8 +373,15 @@ impl ValueNet {
         for (i, (m, v)) in self.opt.m.iter().zip(&self.opt.v).enumerate() {
             named.push((format!("opt.m.{i}"), m.shallow_clone()));
             named.push((format!("opt.v.{i}"), v.shallow_clone()));
+            if let Some(w) = &self.opt.masters[i] {
+                named.push((format!("opt.w.{i}"), w.shallow_clone()));
+            }
         }
-        Tensor::write_safetensors(&named, dir.join("critic.safetensors"))?;
+        let host: Vec<(String, Tensor)> = named
+            .into_iter()
+            .map(|(k, t)| (k, t.to_device(Device::Cpu)))
+            .collect();
+        Tensor::write_safetensors(&host, dir.join("critic.safetensors"))?;
         std::fs::write(
             dir.join("critic_state.json"),
             serde_json::json!({"opt_step": self.opt.step}).to_string(),
@@ -390,6 +413,9 @@ impl ValueNet {
             for i in 0..self.opt.m.len() {
                 self.opt.m[i].copy_(get(&format!("opt.m.{i}"))?);
                 self.opt.v[i].copy_(get(&format!("opt.v.{i}"))?);
+                if let Some(w) = &mut self.opt.masters[i] {
+                    w.copy_(get(&format!("opt.w.{i}"))?);
+                }
             }
             Ok(())
         })?;
