@@ -104,7 +104,7 @@ def serve(a, game, opts) -> int:
                         return 0
                 else:
                     ctrl = pool.ctrls[key.data]
-                    pool.ended(key.data)
+                    pool.note(key.data)
                     if pool.ctrls[key.data] is None:
                         sel.unregister(ctrl)
                         if not pool.live():

@@ -5,9 +5,11 @@ with no other hop.
 The server sends each accepted TCP connection's file descriptor over a Unix socket
 (``socket.send_fds``); the worker speaks HTTP and WebSocket on it with the Sans-I/O layer of
 the ``websockets`` library (``ServerProtocol``: handshake, frames, pings, the closing
-handshake) inside an asyncio protocol, answers each message as it arrives, and writes one
-byte back when the connection ends, so the server knows each worker's load. ``GET /ws``
-opens a session; the other GET routes answer JSON (``wire.routes``). Sessions on one worker
+handshake) inside an asyncio protocol, answers each message as it arrives, and tells the
+server when a connection ends, so the server knows each worker's load. ``GET /ws`` opens a
+session once the server grants one (the server counts the sessions of all workers against
+``--max-sessions``; ``pool.py``); the other GET routes answer JSON (``wire.routes``) and take
+no session slot. Sessions on one worker
 take turns (one GIL); sessions on different workers step in parallel. A worker keeps closed
 backends for reuse (a ScienceWorld backend holds a JVM, a TextWorld one a game interpreter)
 and closes them all when it exits, which it does as soon as the server's end of the Unix
@@ -93,11 +95,13 @@ def _json(response):
 class _Connection(asyncio.Protocol):
     """One handed-over connection: an HTTP request, or a WebSocket session."""
 
-    def __init__(self, worker: "_Worker", full: Optional[Tuple[int, int]]):
+    def __init__(self, worker: "_Worker"):
         self.worker = worker
-        self.full = full
         self.ws = ServerProtocol(max_size=_MAX_MESSAGE)
         self.session: Optional[_Session] = None
+        self.upgrade = None  # the /ws handshake's response while the server decides on a slot
+        self.granted = False  # holds one of the server's session slots
+        self.lost = False
         self.parts: List[bytes] = []  # a fragmented message so far
         self.transport = None
         self.closing = False
@@ -130,8 +134,9 @@ class _Connection(asyncio.Protocol):
         return None  # asyncio closes the transport
 
     def connection_lost(self, exc) -> None:
+        self.lost = True
         self._end_session()
-        self.worker.ended()
+        self.worker.note(b"c")
 
     def _events(self) -> None:
         for ev in self.ws.events_received():
@@ -159,25 +164,39 @@ class _Connection(asyncio.Protocol):
         path = request.path.split("?", 1)[0]
         if path == "/ws":
             response = self.ws.accept(request)
+            if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+                # Sent when the server grants or refuses a session slot (``answer``).
+                self.upgrade = response
+                self.worker.ask(self)
+                return
         else:
             body = self.worker.routes.get(path)
             status = HTTPStatus.OK if body is not None else HTTPStatus.NOT_FOUND
             response = _json(self.ws.reject(status, body or wire.dumps({"detail": "Not Found"})))
         self.ws.send_response(response)
-        if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
-            self._open_session()
 
-    def _open_session(self) -> None:
-        if self.full is not None:
-            active, most = self.full
+    def answer(self, full: Optional[Tuple[int, int]]) -> None:
+        """The server's answer to this connection's session request: granted (``None``) or
+        ``(active, max)`` at capacity. As openenv-core, the upgrade is accepted either way
+        and a refused session gets the error, then the close."""
+        self.granted = full is None
+        if self.lost:
+            self._end_session()  # the client left while waiting: the slot goes back
+            return
+        self.ws.send_response(self.upgrade)
+        self.upgrade = None
+        self._flush()  # the handshake completes before a slow game (a JVM) starts
+        if full is not None:
+            active, most = full
             self._close_with(wire.error(
                 f"Server at capacity: {active}/{most} sessions active. Cannot accept new connections.",
                 "CAPACITY_REACHED", active_sessions=active, max_sessions=most))
-            return
-        try:
-            self.session = _Session(self.worker.backends.open())
-        except Exception as e:
-            self._close_with(wire.error(f"could not start the game: {type(e).__name__}: {e}", "FACTORY_ERROR"))
+        else:
+            try:
+                self.session = _Session(self.worker.backends.open())
+            except Exception as e:
+                self._close_with(wire.error(f"could not start the game: {type(e).__name__}: {e}", "FACTORY_ERROR"))
+        self._flush()
 
     def _close_with(self, reply: Optional[str]) -> None:
         if reply is not None:
@@ -189,6 +208,9 @@ class _Connection(asyncio.Protocol):
         if self.session is not None:
             self.worker.backends.release(self.session.backend)
             self.session = None
+        if self.granted:
+            self.granted = False
+            self.worker.note(b"e")
 
     def _message(self, raw: bytes) -> None:
         if self.session is None:
@@ -212,13 +234,29 @@ class _Worker:
         self.ctrl = ctrl
         self.backends = _Backends(make_backend)
         self.routes = wire.routes(name, doc)
+        self.asking: Dict[int, _Connection] = {}  # session requests the server has not answered
+        self.next_id = 0
 
-    def ended(self) -> None:
-        """Tells the server a connection ended."""
+    def note(self, msg: bytes) -> None:
+        """Tells the server something (``pool.py``): ``c`` a connection ended, ``e`` a
+        session ended, ``?ID`` a session is requested."""
         try:
-            self.ctrl.send(b"c")
+            self.ctrl.send(msg)
         except OSError:
             pass
+
+    def ask(self, conn: _Connection) -> None:
+        """Asks the server for a session slot for ``conn``; ``answer`` gets the reply."""
+        self.next_id += 1
+        self.asking[self.next_id] = conn
+        self.note(b"?%d" % self.next_id)
+
+    def answer(self, msg: bytes) -> None:
+        """The server's ``g ID`` or ``n ID ACTIVE MAX``."""
+        parts = msg[1:].split()
+        conn = self.asking.pop(int(parts[0]), None)
+        if conn is not None:
+            conn.answer(None if msg.startswith(b"g") else (int(parts[1]), int(parts[2])))
 
 
 def run(ctrl: socket.socket, make_backend: Callable[[], Any], name: str, doc: str) -> None:
@@ -235,12 +273,12 @@ def run(ctrl: socket.socket, make_backend: Callable[[], Any], name: str, doc: st
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
-    async def adopt(sock: socket.socket, full) -> None:
+    async def adopt(sock: socket.socket) -> None:
         try:
-            await loop.connect_accepted_socket(lambda: _Connection(worker, full), sock)
+            await loop.connect_accepted_socket(lambda: _Connection(worker), sock)
         except OSError:
             sock.close()
-            worker.ended()
+            worker.note(b"c")
 
     main_thread = threading.main_thread().ident
 
@@ -252,12 +290,10 @@ def run(ctrl: socket.socket, make_backend: Callable[[], Any], name: str, doc: st
                 msg, fds, _, _ = socket.recv_fds(ctrl, 64, 1)
                 if not msg:
                     break
-                full = None
-                if msg.startswith(b"f"):
-                    active, most = msg[1:].split()
-                    full = (int(active), int(most))
                 for fd in fds:
-                    asyncio.run_coroutine_threadsafe(adopt(socket.socket(fileno=fd), full), loop)
+                    asyncio.run_coroutine_threadsafe(adopt(socket.socket(fileno=fd)), loop)
+                if msg[:1] in (b"g", b"n"):
+                    loop.call_soon_threadsafe(worker.answer, msg)
         except OSError:
             pass
         signal.pthread_kill(main_thread, signal.SIGTERM)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -204,7 +205,9 @@ def test_python_server_speaks_openenv_wire_format(server):
 
 
 def test_python_server_capacity(server):
-    s = server([sys.executable, SERVE, "--game", "echo", "--port", "0", "--workers", "1",
+    """At most --max-sessions sessions across the workers (the second lands on the other,
+    idle worker and is still refused)."""
+    s = server([sys.executable, SERVE, "--game", "echo", "--port", "0", "--workers", "2",
                 "--max-sessions", "1"])
     ws_url = s.url.replace("http://", "ws://") + "/ws"
     with connect(ws_url) as first:
@@ -216,6 +219,23 @@ def test_python_server_capacity(server):
     time.sleep(0.5)  # the server has seen both connections end
     with GenericEnvClient(base_url=s.url).sync() as c:
         assert c.reset(seed=0).observation["text"]
+
+
+def test_python_server_health_check_takes_no_session_slot(server):
+    """A health check in flight (its request not complete yet) while the one session slot
+    is free: a session opened meanwhile gets the slot, and the check still answers."""
+    s = server([sys.executable, SERVE, "--game", "echo", "--port", "0", "--workers", "1",
+                "--max-sessions", "1"])
+    host, port = s.url[len("http://"):].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as check:
+        check.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # the blank line comes later
+        with connect(s.url.replace("http://", "ws://") + "/ws") as ws:
+            ws.send(json.dumps({"type": "reset", "data": {"seed": 0}}))
+            reply = json.loads(ws.recv(timeout=30))
+            assert reply["type"] == "observation", reply
+            check.sendall(b"\r\n")
+            head = check.recv(4096)
+            assert head.startswith(b"HTTP/1.1 200"), head
 
 
 def test_python_server_killed_mid_step_workers_exit_quietly():
