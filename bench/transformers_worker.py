@@ -6,7 +6,7 @@ float32 and runs one measurement per request, so that turnwise can interleave th
 
 Protocol (JSON lines): the first line on stdin is the set-up
     {"model": PATH, "threads": N, "train_ids": [[...]], "train_weights": [[...]],
-     "prompts": [[...]], "new_tokens": N, "lr": LR}
+     "prompts": [[...]], "new_tokens": N, "lr": LR, "gradient_checkpointing": BOOL}
 answered by {"ready": true, "load_s": ...}; then each line {"op": "train"} or
 {"op": "generate", "seed": S} is answered by {"seconds": ..., "cpu_seconds": ...} (wall time
 and this process's CPU time, all threads; plus "tokens" for generate);
@@ -40,6 +40,8 @@ def main():
     t0 = time.perf_counter()
     model = load(setup["model"])
     model.train()
+    if setup.get("gradient_checkpointing"):
+        model.gradient_checkpointing_enable()
     load_s = time.perf_counter() - t0
     opt = torch.optim.AdamW(model.parameters(), lr=setup["lr"])
     ids = torch.tensor(setup["train_ids"])

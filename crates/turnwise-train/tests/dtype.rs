@@ -4,15 +4,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
 use tch::{Device, Kind, Tensor};
 use turnwise_model::DType;
 use turnwise_train::config::ModelConfig;
 use turnwise_train::optim::AdamW;
 use turnwise_train::policy::{Placement, Policy, WordTokenizer};
-use turnwise_train::train::run::Trainer;
 
 fn policy(dtype: DType) -> Policy {
     let tok = WordTokenizer::build(["a b c d e f g h\nmove up down left right"]);
@@ -27,6 +23,7 @@ fn policy(dtype: DType) -> Policy {
     let place = Placement {
         device: Device::Cpu,
         dtype,
+        ..Placement::default()
     };
     Policy::new_on(&cfg, tok, 3, place).unwrap()
 }
@@ -98,10 +95,6 @@ fn bf16_parameters_train_through_f32_masters() {
     assert!(bf_moved < moved, "bf16 {bf_moved} vs masters {moved}");
 }
 
-fn weights(dir: &Path) -> Vec<u8> {
-    std::fs::read(dir.join("model.safetensors")).unwrap()
-}
-
 #[test]
 fn bf16_run_checkpoints_and_resumes_bit_for_bit() {
     tch::set_num_threads(1);
@@ -123,23 +116,9 @@ fn bf16_run_checkpoints_and_resumes_bit_for_bit() {
         )
     };
     let tmp = std::env::temp_dir().join(format!("tw-bf16-{}", std::process::id()));
-    let (a, b) = (tmp.join("a"), tmp.join("b"));
-    let stop = AtomicBool::new(false);
-    let mut t = Trainer::start(tiny(&[]), &a, |_, _| true).unwrap();
-    t.run(&stop, |_| {}).unwrap();
-    assert!(t.policy.parameters()[0].kind() == Kind::BFloat16);
-    let mut t = Trainer::start(tiny(&["run.steps=2"]), &b, |_, _| true).unwrap();
-    t.run(&stop, |_| {}).unwrap();
-    drop(t);
-    let mut t = Trainer::resume(&b, &["run.steps=4".into()]).unwrap();
-    t.run(&stop, |_| {}).unwrap();
-    let ca = turnwise_train::train::checkpoint::dir_of(&a, 4);
-    let cb = turnwise_train::train::checkpoint::dir_of(&b, 4);
-    assert!(weights(&ca) == weights(&cb), "weights differ after resume");
-    let two = turnwise_train::train::checkpoint::dir_of(&a, 2);
-    assert!(weights(&two) != weights(&ca), "training changed nothing");
-    let opt = |d: &Path| std::fs::read(d.join("optimizer.safetensors")).unwrap();
-    assert!(opt(&ca) == opt(&cb), "optimizer state differs after resume");
+    let (ca, _) = common::resume_matches_straight(tiny, &tmp);
+    let w = Tensor::read_safetensors(ca.join("model.safetensors")).unwrap();
+    assert!(w.iter().all(|(_, t)| t.kind() == Kind::BFloat16));
     // The saved optimizer state holds the f32 masters.
     let saved = Tensor::read_safetensors(ca.join("optimizer.safetensors")).unwrap();
     assert!(saved

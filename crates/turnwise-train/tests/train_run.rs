@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use tch::Kind;
@@ -29,10 +28,6 @@ fn tiny(extra: &[&str]) -> Config {
         ],
         extra,
     )
-}
-
-fn weights(dir: &Path) -> Vec<u8> {
-    std::fs::read(dir.join("model.safetensors")).unwrap()
 }
 
 /// The rows of a rollout of `seeds` (2 episodes each, at most `turns` turns) under `t`'s
@@ -71,23 +66,8 @@ fn rollout_rows(
 fn two_plus_two_steps_after_resume_equal_four_straight() {
     tch::set_num_threads(1);
     let tmp = std::env::temp_dir().join(format!("tw-resume-{}", std::process::id()));
-    let (a, b) = (tmp.join("a"), tmp.join("b"));
-    let stop = AtomicBool::new(false);
-    let mut t = Trainer::start(tiny(&[]), &a, |_, _| true).unwrap();
-    t.run(&stop, |_| {}).unwrap();
-    let mut t = Trainer::start(tiny(&["run.steps=2"]), &b, |_, _| true).unwrap();
-    t.run(&stop, |_| {}).unwrap();
-    drop(t);
-    let mut t = Trainer::resume(&b, &["run.steps=4".into()]).unwrap();
-    assert_eq!(t.state.step, 2);
-    t.run(&stop, |_| {}).unwrap();
-    let ca = turnwise_train::train::checkpoint::dir_of(&a, 4);
-    let cb = turnwise_train::train::checkpoint::dir_of(&b, 4);
-    assert!(weights(&ca) == weights(&cb), "weights differ after resume");
-    let two = turnwise_train::train::checkpoint::dir_of(&a, 2);
-    assert!(weights(&two) != weights(&ca), "training changed nothing");
-    let opt = |d: &Path| std::fs::read(d.join("optimizer.safetensors")).unwrap();
-    assert!(opt(&ca) == opt(&cb), "optimizer state differs after resume");
+    let (_, cb) = common::resume_matches_straight(tiny, &tmp);
+    let b = tmp.join("b");
     // The last rollout batch is valid turnwise JSONL for the credit registry.
     let batch = turnwise_core::jsonl::read_batch(&b.join("rollouts/last.jsonl")).unwrap();
     turnwise_credit::registry::run("grpo", &batch, &Default::default(), &[]).unwrap();
@@ -144,6 +124,68 @@ fn micro_batch_size_does_not_change_the_gradient() {
             (a - b).abs() <= 1e-4 * scale && (a - c).abs() <= 1e-4 * scale,
             "{a} {b} {c}"
         );
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+/// `model.gradient_checkpointing`: the update's accumulated gradient over several
+/// micro-batches equals the plain one, and a short run ends at the same weights.
+#[test]
+fn gradient_checkpointing_changes_neither_the_gradient_nor_the_run() {
+    use turnwise_train::train::update;
+    tch::set_num_threads(1);
+    let cfg = tiny(&["model.layers=3", "loss.agg=seq-mean-token-mean"]);
+    let tmp = std::env::temp_dir().join(format!("tw-ckpt-{}", std::process::id()));
+    let mut t = Trainer::start(cfg.clone(), &tmp.join("g"), |_, _| true).unwrap();
+    let rows = rollout_rows(&cfg, &t, &[31, 32], 3, (5, 6), |i| (i as f64 * 0.53).sin());
+    let spec = update::loss_spec(&cfg, &[], 0);
+    let norm = turnwise_train::loss::Normaliser::from_counts(cfg.loss.agg, &rows.counts(), None);
+    let mut grads = |on: bool| {
+        t.policy.model.set_gradient_checkpointing(on);
+        let mut opt =
+            turnwise_train::optim::AdamW::new(t.policy.parameters(), 0.9, 0.999, 1e-8, 0.0);
+        opt.zero_grad();
+        let frozen = update::freeze(&rows, &t.policy, None, 2).unwrap();
+        assert!(frozen.chunks.len() > 1);
+        let (loss, ..) = update::accumulate(&t.policy, &rows, &frozen, &spec, &norm).unwrap();
+        let g: Vec<Vec<f64>> = opt
+            .params
+            .iter()
+            .map(|p| Vec::<f64>::try_from(p.grad().to_kind(Kind::Double).view([-1])).unwrap())
+            .collect();
+        (loss, g)
+    };
+    let (l0, g0) = grads(false);
+    let (l1, g1) = grads(true);
+    assert_eq!(l0, l1);
+    for (i, (a, b)) in g0.iter().zip(&g1).enumerate() {
+        let scale = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert!(scale > 0.0, "parameter {i}: no gradient");
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-5 * scale, "parameter {i}: {x} vs {y}");
+        }
+    }
+    drop(t);
+    let stop = AtomicBool::new(false);
+    let run = |dir: &str, on: &str| {
+        let c = tiny(&["model.layers=3", on]);
+        let mut t = Trainer::start(c, &tmp.join(dir), |_, _| true).unwrap();
+        t.run(&stop, |_| {}).unwrap();
+        let d = turnwise_train::train::checkpoint::dir_of(&tmp.join(dir), 4);
+        let mut w = tch::Tensor::read_safetensors(d.join("model.safetensors")).unwrap();
+        w.sort_by(|a, b| a.0.cmp(&b.0));
+        (w, common::weights(&d))
+    };
+    let (plain, plain_bytes) = run("a", "model.gradient_checkpointing=false");
+    let (ckpt, ckpt_bytes) = run("b", "model.gradient_checkpointing=true");
+    eprintln!(
+        "bit-identical weights after 4 steps: {}",
+        plain_bytes == ckpt_bytes
+    );
+    for ((n, a), (m, b)) in plain.iter().zip(&ckpt) {
+        assert_eq!(n, m);
+        let d = (a - b).abs().max().double_value(&[]);
+        assert!(d <= 1e-5, "{n}: weights differ by {d:e}");
     }
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -40,6 +40,13 @@ pub struct Args {
     /// on a small CPU).
     #[arg(long)]
     skip_train: bool,
+    /// Measure the train step only.
+    #[arg(long)]
+    skip_generate: bool,
+    /// Train step with activation checkpointing on both sides (turnwise's
+    /// `model.gradient_checkpointing`, `transformers`' `gradient_checkpointing_enable()`).
+    #[arg(long)]
+    gradient_checkpointing: bool,
     /// Train step: sequences per batch.
     #[arg(long, default_value_t = 4)]
     batch: usize,
@@ -218,7 +225,7 @@ impl Ours {
                 .f_neg()?
                 .f_div(&self.weights.f_sum(Kind::Float)?)?;
             self.opt.zero_grad();
-            loss.f_backward()?;
+            self.policy.backward(&loss)?;
             self.opt.step();
             Ok(())
         })?;
@@ -303,7 +310,12 @@ pub fn run(a: Args) -> Result<i32> {
     );
     tch::set_num_threads(a.threads);
     let t0 = Instant::now();
-    let policy = Policy::load(&a.model, Device::Cpu, DType::F32)?;
+    anyhow::ensure!(
+        !(a.skip_train && a.skip_generate),
+        "options `skip-train` and `skip-generate`: nothing left to measure"
+    );
+    let mut policy = Policy::load(&a.model, Device::Cpu, DType::F32)?;
+    policy.set_gradient_checkpointing(a.gradient_checkpointing);
     let our_load_s = t0.elapsed().as_secs_f64();
     let vocab = policy.config.vocab_size as u32;
     let mut rng = turnwise_core::seed::rng(0, 1);
@@ -331,6 +343,7 @@ pub fn run(a: Args) -> Result<i32> {
         "prompts": prompts,
         "new_tokens": a.new_tokens,
         "lr": LR,
+        "gradient_checkpointing": a.gradient_checkpointing,
     });
     let (mut worker, their_load_s) = Worker::start(&a, &setup)?;
     let opt = nn::AdamW::default().build(policy.var_store(), LR)?;
@@ -368,21 +381,28 @@ pub fn run(a: Args) -> Result<i32> {
                 worker.timing(json!({"op": "train"}))
             })?)
         };
-        let (og, tg) = pair(&mut || ours.generate(seed), &mut || {
-            worker.timing(json!({"op": "generate", "seed": seed}))
-        })?;
+        let ge = if a.skip_generate {
+            None
+        } else {
+            Some(pair(&mut || ours.generate(seed), &mut || {
+                worker.timing(json!({"op": "generate", "seed": seed}))
+            })?)
+        };
         let load = load_average();
         eprintln!(
-            "round {round}{}: {}generation {:.1} vs {:.1} tokens/s wall, {:.1} vs {:.1} tokens per CPU second (load {load:.1})",
+            "round {round}{}: {}{}(load {load:.1})",
             if round == 0 { " (warm-up)" } else { "" },
             tr.map_or(String::new(), |(o, t)| format!(
                 "train step {:.2} vs {:.2} s wall, {:.2} vs {:.2} s CPU; ",
                 o.wall, t.wall, o.cpu, t.cpu
             )),
-            gen_tokens / og.wall,
-            gen_tokens / tg.wall,
-            gen_tokens / og.cpu,
-            gen_tokens / tg.cpu
+            ge.map_or(String::new(), |(o, t)| format!(
+                "generation {:.1} vs {:.1} tokens/s wall, {:.1} vs {:.1} tokens per CPU second ",
+                gen_tokens / o.wall,
+                gen_tokens / t.wall,
+                gen_tokens / o.cpu,
+                gen_tokens / t.cpu
+            )),
         );
         if round == 0 {
             continue;
@@ -390,7 +410,9 @@ pub fn run(a: Args) -> Result<i32> {
         if let Some((o, t)) = tr {
             train.push(o, t);
         }
-        gen.push(og, tg);
+        if let Some((o, t)) = ge {
+            gen.push(o, t);
+        }
         loads.push(load);
     }
     let their_peak = worker.ask(&json!({"op": "peak"}))?["peak_rss_mb"]
@@ -408,8 +430,8 @@ pub fn run(a: Args) -> Result<i32> {
     if !a.skip_train {
         let (w, c) = (train.time_ratio(|t| t.wall), train.time_ratio(|t| t.cpu));
         println!(
-            "train step ({}x{} tokens, AdamW): turnwise {:.3} s, transformers {:.3} s wall; time ratio turnwise/transformers median {:.3} wall (range {:.3}-{:.3}), {:.3} CPU (range {:.3}-{:.3}); target <= 1.0",
-            a.batch, a.seq, median(train.ours(|t| t.wall)), median(train.theirs(|t| t.wall)),
+            "train step ({}x{} tokens, AdamW{}): turnwise {:.3} s, transformers {:.3} s wall; time ratio turnwise/transformers median {:.3} wall (range {:.3}-{:.3}), {:.3} CPU (range {:.3}-{:.3}); target <= 1.0",
+            a.batch, a.seq, if a.gradient_checkpointing { ", activation checkpointing" } else { "" }, median(train.ours(|t| t.wall)), median(train.theirs(|t| t.wall)),
             num(&w, "median"), num(&w, "min"), num(&w, "max"), num(&c, "median"), num(&c, "min"), num(&c, "max")
         );
     }
@@ -423,13 +445,15 @@ pub fn run(a: Args) -> Result<i32> {
         inv(gen.time_ratio(|t| t.wall)),
         inv(gen.time_ratio(|t| t.cpu)),
     );
-    println!(
+    if !a.skip_generate {
+        println!(
         "generation ({} prompts x {} new tokens, KV cache): turnwise {:.1}, transformers {:.1} tokens/s wall; {:.1} vs {:.1} tokens per CPU second; throughput ratio turnwise/transformers median {:.3} wall (range {:.3}-{:.3}), {:.3} CPU (range {:.3}-{:.3}); target >= 2",
         a.prompts, a.new_tokens,
         gen_tokens / median(gen.ours(|t| t.wall)), gen_tokens / median(gen.theirs(|t| t.wall)),
         gen_tokens / median(gen.ours(|t| t.cpu)), gen_tokens / median(gen.theirs(|t| t.cpu)),
         num(&gw, "median"), num(&gw, "min"), num(&gw, "max"), num(&gc, "median"), num(&gc, "min"), num(&gc, "max")
     );
+    }
     println!(
         "peak memory: turnwise {our_peak:.0} MB, transformers {their_peak:.0} MB; ratio {:.3} (target <= 0.7)",
         our_peak / their_peak
@@ -438,6 +462,7 @@ pub fn run(a: Args) -> Result<i32> {
         "model": a.model,
         "threads": a.threads,
         "rounds": a.rounds,
+        "gradient_checkpointing": a.gradient_checkpointing,
         "load_average": loads,
         "load_s": {"turnwise": our_load_s, "transformers": their_load_s},
         "train_step_s": train.json(),

@@ -42,7 +42,8 @@ impl Policy {
     /// `keep` ([B, T] bool, true = real token) marks padding; pass `None` when there is none
     /// or when padding only follows the real tokens (right padding), which causal attention
     /// already ignores. With a `cache`, the tokens are appended after its filled slots and
-    /// attend to everything cached.
+    /// attend to everything cached. Without one, under autograd and with activation
+    /// checkpointing on, the layers' gradients come from [`Policy::backward`].
     pub fn forward_hidden(
         &self,
         ids: &Tensor,
@@ -58,8 +59,12 @@ impl Policy {
         match cache {
             None => {
                 let mask = build_mask(0, t, keep, self.device())?;
-                for layer in &self.layers {
-                    x = layer.forward(&x, &cos, &sin, &mask, None, eps)?;
+                if self.checkpointing && super::recompute::grad_enabled() {
+                    x = self.checkpointed_layers(ids, x, &cos, &sin, mask)?;
+                } else {
+                    for layer in &self.layers {
+                        x = layer.forward(&x, &cos, &sin, &mask, None, eps)?;
+                    }
                 }
             }
             Some(cache) => {

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod forward;
 pub mod layer;
 pub mod linear;
+pub mod recompute;
 pub mod rope;
 
 use crate::checkpoint;
@@ -34,6 +35,10 @@ pub struct Policy {
     pub(crate) rope: Rope,
     /// The attached adapters' settings ([`Policy::add_lora`]).
     pub(crate) lora: Option<crate::lora::LoraConfig>,
+    /// Activation checkpointing ([`recompute`]).
+    pub(crate) checkpointing: bool,
+    /// Checkpointed forward passes awaiting [`Policy::backward`].
+    pub(crate) pending: std::sync::Mutex<Vec<recompute::Pending>>,
 }
 
 /// How a parameter starts when it is not read from a checkpoint.
@@ -268,6 +273,8 @@ impl Policy {
             lm_head,
             rope,
             lora: None,
+            checkpointing: false,
+            pending: Default::default(),
         })
     }
 

@@ -89,6 +89,11 @@ const ROWS: &[Row] = &[
         &["\"f8\"", "\"f64\"", "16"],
         &["\"f32\"", "\"bf16\"", "\"f16\""],
     ),
+    row(
+        "model.gradient_checkpointing",
+        &["1", "\"yes\""],
+        &["true", "false"],
+    ),
     row("model.max_context", &["0", "1", "6", "-5"], &["7", "4096"]),
     Row {
         key: "model.lora.rank",

@@ -56,6 +56,7 @@ pub const RULES: &[(&str, OnResume)] = &[
         "model.dtype",
         Immutable("the optimiser state (f32 masters under bf16/f16) was kept for this dtype"),
     ),
+    ("model.gradient_checkpointing", Mutable),
     (
         "model.lora",
         Immutable("the checkpoint's adapters have this shape and the base is frozen"),

@@ -153,6 +153,10 @@ pub struct ModelConfig {
     /// Weight and activation dtype: `f32`, `bf16` or `f16` (16-bit: f32 master weights and
     /// optimiser moments, 16-bit compute; log-probs in f32).
     pub dtype: String,
+    /// Activation (gradient) checkpointing: the policy update and SFT keep only each decoder
+    /// layer's input during the forward pass and recompute the layer in the backward pass
+    /// (less memory on long multi-turn contexts, about one more forward pass of compute).
+    pub gradient_checkpointing: bool,
     /// `[model.lora]`: train LoRA adapters on a frozen pretrained model (none: every weight).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lora: Option<LoraConfig>,
@@ -228,6 +232,7 @@ impl Default for ModelConfig {
         ModelConfig {
             path: String::new(),
             dtype: "f32".into(),
+            gradient_checkpointing: false,
             preset: "tiny".into(),
             d_model: 64,
             layers: 2,

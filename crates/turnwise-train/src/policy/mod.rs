@@ -18,8 +18,8 @@ use crate::config::ModelConfig;
 pub use codec::PolicyTokenizer;
 pub use tokenizer::WordTokenizer;
 
-/// Where the networks live and the dtype of their weights and activations (`run.device`,
-/// `model.dtype`). Under a 16-bit dtype the optimiser keeps f32 master weights and moments
+/// Where the networks live, the dtype of their weights and activations (`run.device`,
+/// `model.dtype`) and whether layer activations are recomputed in the backward pass. Under a 16-bit dtype the optimiser keeps f32 master weights and moments
 /// ([`crate::optim::AdamW`]); log-probs, entropies and values always come back in f32 on
 /// the CPU, where the per-token loss terms are computed (autograd carries the gradients back
 /// across the copy).
@@ -29,6 +29,9 @@ pub struct Placement {
     pub device: Device,
     /// f32, bf16 or f16.
     pub dtype: DType,
+    /// Activation checkpointing of the decoder layers (`model.gradient_checkpointing`;
+    /// gradients then come from [`turnwise_model::Policy::backward`]).
+    pub gradient_checkpointing: bool,
 }
 
 impl Default for Placement {
@@ -36,6 +39,7 @@ impl Default for Placement {
         Placement {
             device: Device::Cpu,
             dtype: DType::F32,
+            gradient_checkpointing: false,
         }
     }
 }
@@ -47,6 +51,7 @@ impl Placement {
         Ok(Placement {
             device: cfg.run.device()?,
             dtype: cfg.model.dtype()?,
+            gradient_checkpointing: cfg.model.gradient_checkpointing,
         })
     }
 }
@@ -112,7 +117,8 @@ impl Policy {
         place: Placement,
     ) -> Result<Self> {
         let mc = model_config(cfg, tokenizer.vocab_size())?;
-        let model = turnwise_model::Policy::new(mc, place.device, place.dtype, seed)?;
+        let mut model = turnwise_model::Policy::new(mc, place.device, place.dtype, seed)?;
+        model.set_gradient_checkpointing(place.gradient_checkpointing);
         Ok(Policy {
             model,
             tokenizer: PolicyTokenizer::Word(tokenizer),
@@ -140,7 +146,8 @@ impl Policy {
     /// [`Policy::load`] on `place` (weights converted to its dtype).
     pub fn load_on(dir: &Path, place: Placement) -> Result<Self> {
         let tokenizer = PolicyTokenizer::from_dir(dir)?;
-        let model = turnwise_model::Policy::load(dir, place.device, place.dtype)?;
+        let mut model = turnwise_model::Policy::load(dir, place.device, place.dtype)?;
+        model.set_gradient_checkpointing(place.gradient_checkpointing);
         anyhow::ensure!(
             tokenizer.vocab_size() <= model.config.vocab_size,
             "{}: vocab_size {} is smaller than the tokenizer's {} ids",

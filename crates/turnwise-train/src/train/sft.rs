@@ -117,7 +117,7 @@ pub fn train_rows(
         let inv = Tensor::from_slice(&inverse.iter().map(|&u| u as i64).collect::<Vec<_>>());
         let (logp, mask) = (s.logp.index_select(0, &inv), s.mask.index_select(0, &inv));
         let nll = -(&logp * &mask).sum(Kind::Float) / mask.sum(Kind::Float).clamp_min(1.0);
-        nll.backward();
+        policy.model.backward(&nll)?;
         opt.clip_grad_norm(o.grad_clip);
         let v = nll.double_value(&[]);
         if v.is_finite() {

@@ -217,7 +217,7 @@ pub fn accumulate(
             env_step: ch.rows.iter().map(|&r| rows.env_step[r]).collect(),
         };
         let terms = loss::policy_loss(&batch, spec, norm);
-        terms.loss.backward();
+        policy.model.backward(&terms.loss)?;
         loss += terms.loss.double_value(&[]);
         ent += terms.entropy.map_or(0.0, |t| t.double_value(&[]));
         kl += terms.kl.map_or(0.0, |t| t.double_value(&[]));
@@ -278,7 +278,7 @@ pub fn accumulate_disco(
     let j = disco::objective(&scores, groups, outcomes, d.tau, d.basic, groups.len());
     let kl = disco::kl_old(&logp, &old, &mask);
     let loss = -j + disco::kl_penalty_tensor(&kl, d.beta, d.delta);
-    loss.backward();
+    policy.model.backward(&loss)?;
     Ok((loss.double_value(&[]), kl.double_value(&[])))
 }
 
