@@ -23,7 +23,8 @@ import worker
 class Pool:
     """``workers`` processes hosting at most ``max_sessions`` OpenEnv sessions."""
 
-    def __init__(self, make_backend: Callable[[], Any], workers: int, max_sessions: int, name: str, doc: str):
+    def __init__(self, make_backend: Callable[[], Any], workers: int, max_sessions: int, name: str, doc: str,
+                 poll_s: float = 0.0):
         ctx = mp.get_context("spawn")
         self.max_sessions = max_sessions
         self.ctrls: List[Optional[socket.socket]] = []
@@ -32,7 +33,7 @@ class Pool:
         self.sessions = [0] * workers  # granted sessions per worker
         for _ in range(workers):
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            p = ctx.Process(target=worker.run, args=(theirs, make_backend, name, doc), daemon=True)
+            p = ctx.Process(target=worker.run, args=(theirs, make_backend, name, doc, poll_s), daemon=True)
             p.start()
             theirs.close()
             self.ctrls.append(ours)

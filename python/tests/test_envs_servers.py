@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import socket
 import subprocess
 import sys
@@ -238,6 +239,41 @@ def test_python_server_health_check_takes_no_session_slot(server):
             assert head.startswith(b"HTTP/1.1 200"), head
 
 
+def test_worker_polls_only_for_fast_clients():
+    """The worker's selector polls before sleeping only while events come soon after it
+    starts waiting (a fast client); one late event or a timeout turns polling off."""
+    from worker import _PollingSelector
+
+    a, b = socket.socketpair()
+    sel = _PollingSelector(most=5.0)
+    sel.register(a, selectors.EVENT_READ)
+    try:
+        assert sel.budget == 0.0
+        b.send(b"x")  # ready at once: well within `most`
+        assert sel.select(None)
+        a.recv(1)
+        first = sel.budget
+        assert first > 0.0
+        b.send(b"x")  # found while polling: the budget stays
+        assert sel.select(None)
+        a.recv(1)
+        assert sel.budget == first
+        threading.Timer(0.05, b.send, (b"x",)).start()  # after the poll, within `most`: it grows
+        assert sel.select(None)
+        a.recv(1)
+        assert first < sel.budget <= 5.0
+        assert sel.select(0.01) == []  # nothing came: a slow client
+        assert sel.budget == 0.0
+        off = _PollingSelector(most=0.0)
+        off.register(a, selectors.EVENT_READ)
+        b.send(b"x")
+        assert off.select(None) and off.budget == 0.0
+    finally:
+        sel.close()
+        a.close()
+        b.close()
+
+
 def test_python_server_killed_mid_step_workers_exit_quietly():
     """A server killed while its worker is stepping: the client gets an error (no hang) and
     the orphaned worker sees its pipe gone and exits without a traceback."""
@@ -291,3 +327,4 @@ def test_scienceworld_gold_path_scores_100(server):
     r, ret, steps = play_expert(s.url, seed=0, max_steps=60)
     assert r.observation["success"] and r.observation["score"] == 100.0
     assert abs(ret - 1.0) < 1e-9
+
