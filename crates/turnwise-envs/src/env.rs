@@ -64,6 +64,11 @@ pub enum ActionFormat {
     /// Hermes / Qwen tool calls, `<tool_call>{"name": …, "arguments": {…}}</tool_call>`;
     /// the environment reads the whole output and answers with `<tool_response>` blocks.
     ToolCall,
+    /// Free text: the whole reply is the action, ended by the model's end of message (its
+    /// end-of-turn or end-of-sequence token) or the token budget; the environment reads
+    /// what it needs from it (math's last number, as verl's GSM8K `flexible` grader and
+    /// TRL's reward functions do). For models too small to follow a tag format.
+    Free,
 }
 
 /// The first observation of an episode.

@@ -7,7 +7,8 @@
 //! - [`Style::Chat`] asks any environment for `<think>…</think><answer>…</answer>`.
 //!
 //! Tool environments ([`ActionFormat::ToolCall`]) use the Hermes / Qwen tool-call format in
-//! both styles: it is the chat format such models were trained on.
+//! both styles: it is the chat format such models were trained on. Free-text environments
+//! ([`ActionFormat::Free`]) take the whole reply in both styles.
 
 use crate::env::{ActionFormat, Env};
 use crate::tools;
@@ -75,6 +76,7 @@ impl Style {
             (_, ActionFormat::ToolCall) => Some(TOOL_SYSTEM),
             (Style::Faithful, ActionFormat::Line(_)) => None,
             (Style::Faithful, ActionFormat::AnswerTag) => Some(RAGEN_SYSTEM),
+            (_, ActionFormat::Free) => Some(TOOL_SYSTEM),
             (Style::Chat, _) => Some(CHAT_SYSTEM),
         }
     }
@@ -93,7 +95,7 @@ impl Style {
             out.push_str(&env.instructions());
         }
         match (self, env.action_format()) {
-            (_, ActionFormat::ToolCall) => {
+            (_, ActionFormat::ToolCall | ActionFormat::Free) => {
                 if ctx.turn <= 1 && !out.is_empty() {
                     out.push('\n');
                 }
@@ -130,14 +132,15 @@ impl Style {
     }
 
     /// The text that ends an action: the environment's stop string (faithful LMRL),
-    /// `</tool_call>` (tool environments), else `</answer>` (RAGEN's format and the chat
-    /// format close the answer block; RAGEN's generation then ends at the model's
-    /// end-of-turn token).
-    pub fn end_of_action(&self, env: &dyn Env) -> &'static str {
+    /// `</tool_call>` (tool environments), none for free text (the reply ends at the
+    /// model's end of message), else `</answer>` (RAGEN's format and the chat format close
+    /// the answer block; RAGEN's generation then ends at the model's end-of-turn token).
+    pub fn end_of_action(&self, env: &dyn Env) -> Option<&'static str> {
         match (self, env.action_format()) {
-            (_, ActionFormat::ToolCall) => tools::CALL_CLOSE,
-            (Style::Faithful, ActionFormat::Line(stop)) => stop,
-            _ => "</answer>",
+            (_, ActionFormat::ToolCall) => Some(tools::CALL_CLOSE),
+            (_, ActionFormat::Free) => None,
+            (Style::Faithful, ActionFormat::Line(stop)) => Some(stop),
+            _ => Some("</answer>"),
         }
     }
 
@@ -147,6 +150,7 @@ impl Style {
             (_, ActionFormat::ToolCall) => {
                 "<tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>".into()
             }
+            (_, ActionFormat::Free) => "any text (the whole reply is the action)".into(),
             (Style::Faithful, ActionFormat::Line(stop)) => format!("the action, then {stop:?}"),
             (Style::Faithful, ActionFormat::AnswerTag) => {
                 "<think>...</think><answer>...</answer>".into()
@@ -162,7 +166,7 @@ impl Style {
     /// Tool environments' actions already are the policy's output (`<tool_call>` blocks).
     pub fn format_action(&self, env: &dyn Env, action: &str) -> String {
         match (self, env.action_format()) {
-            (_, ActionFormat::ToolCall) => action.to_owned(),
+            (_, ActionFormat::ToolCall | ActionFormat::Free) => action.to_owned(),
             (Style::Faithful, ActionFormat::Line(stop)) => format!("{action}{stop}"),
             _ => format!("<think></think><answer>{action}</answer>"),
         }
@@ -173,7 +177,8 @@ impl Style {
     /// `<think>(.*?)</think>\s*<answer>(.*?)</answer>` (the output includes the primed
     /// `<think>`). Chat: the content of the first `<answer>…</answer>`. Tool environments:
     /// the whole output (the environment reads its `<tool_call>` blocks), well formatted
-    /// when every block parses ([`tools::parse_calls`]).
+    /// when every block parses ([`tools::parse_calls`]). Free text: the whole output,
+    /// trimmed (the environment decides whether it holds an answer).
     pub fn parse<'a>(&self, env: &dyn Env, output: &'a str) -> Parsed<'a> {
         let fail = Parsed {
             action: "",
@@ -183,6 +188,10 @@ impl Style {
             (_, ActionFormat::ToolCall) => Parsed {
                 action: output,
                 format_ok: tools::well_formed(output),
+            },
+            (_, ActionFormat::Free) => Parsed {
+                action: output.trim(),
+                format_ok: true,
             },
             (Style::Faithful, ActionFormat::Line(stop)) => match output.find(stop) {
                 Some(i) => Parsed {

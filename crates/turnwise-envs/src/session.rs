@@ -58,8 +58,9 @@ impl<'e> Session<'e> {
         self.style.system(self.env)
     }
 
-    /// What ends an action in this format (the stop string, `</answer>`, `</tool_call>`).
-    pub fn end_of_action(&self) -> &'static str {
+    /// What ends an action in this format (the stop string, `</answer>`, `</tool_call>`;
+    /// `None`: the end of the model's message, free text).
+    pub fn end_of_action(&self) -> Option<&'static str> {
         self.style.end_of_action(self.env)
     }
 

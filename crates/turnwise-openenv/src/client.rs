@@ -313,6 +313,7 @@ impl Env for OpenEnvClient {
                     self.format = match o.get("action_format").and_then(Value::as_str) {
                         Some("answer") => ActionFormat::AnswerTag,
                         Some("tool") => ActionFormat::ToolCall,
+                        Some("free") => ActionFormat::Free,
                         _ => ActionFormat::Line("\n"),
                     };
                 }
@@ -446,6 +447,7 @@ pub fn config_from(opts: &Options, url: &str) -> Result<ClientConfig, EnvError> 
             "line" => Some(ActionFormat::Line("\n")),
             "answer" => Some(ActionFormat::AnswerTag),
             "tool" => Some(ActionFormat::ToolCall),
+            "free" => Some(ActionFormat::Free),
             _ => None,
         },
         instructions: opts.str("instructions").to_owned(),
@@ -486,9 +488,9 @@ pub const CLIENT_OPTIONS: [OptionSpec; 7] = [
     },
     OptionSpec {
         name: "format",
-        kind: OptionKind::Choice(&["auto", "line", "answer", "tool"]),
+        kind: OptionKind::Choice(&["auto", "line", "answer", "tool", "free"]),
         default: "auto",
-        doc: "action format: the server's `action_format` field (auto), raw lines ending in \\n, <answer> tags, or <tool_call>s",
+        doc: "action format: the server's `action_format` field (auto), raw lines ending in \\n, <answer> tags, <tool_call>s, or free text (the whole reply)",
     },
     OptionSpec {
         name: "instructions",

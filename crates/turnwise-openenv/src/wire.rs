@@ -60,6 +60,7 @@ pub fn format_name(f: ActionFormat) -> &'static str {
         ActionFormat::Line(_) => "line",
         ActionFormat::AnswerTag => "answer",
         ActionFormat::ToolCall => "tool",
+        ActionFormat::Free => "free",
     }
 }
 

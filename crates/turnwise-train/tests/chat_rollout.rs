@@ -308,3 +308,85 @@ fn trainer_steps_on_chat_format_rollouts() {
     }
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+/// Replies `"{question's first number} and more\n{answer}"` then the end-of-turn token, where
+/// `answer` is the right one at the second attempt (a first wrong one, then right).
+struct FreeText {
+    tok: PolicyTokenizer,
+    answers: [String; 2],
+    turn: Mutex<usize>,
+}
+
+impl Sampler for FreeText {
+    fn tokenizer(&self) -> &PolicyTokenizer {
+        &self.tok
+    }
+
+    fn generate(
+        &self,
+        contexts: &[Vec<u32>],
+        spec: &SampleSpec,
+        _rng: &mut Rng,
+    ) -> anyhow::Result<Vec<Generated>> {
+        assert_eq!((spec.stop, spec.stop_text), (None, None), "no stop string");
+        let mut turn = self.turn.lock().unwrap();
+        let text = format!("I get 2 and more.\nSo it is {}", self.answers[*turn]);
+        *turn += 1;
+        let mut ids = self.tok.encode(&text)?;
+        ids.push(spec.eos.expect("SmolLM2 has an end-of-turn token"));
+        Ok(contexts
+            .iter()
+            .map(|_| Generated {
+                logprobs: vec![-0.5; ids.len()],
+                ids: ids.clone(),
+                stopped: true,
+            })
+            .collect())
+    }
+}
+
+/// A free-text environment in the chat format (`math/arith` with `answer=free` inside
+/// `try-again`): no stop string, so a reply runs over lines to the end-of-turn token; the
+/// whole reply is the action and its last number is the answer the turn records.
+#[test]
+fn free_text_replies_are_whole_messages_graded_by_their_last_number() {
+    let opts = ["inner_options=kind=arith;difficulty=0;answer=free".to_owned()];
+    let make = || turnwise_envs::registry::make_from_strings("try-again", &opts).unwrap();
+    let seed = 5;
+    let mut probe = make();
+    probe.reset(seed);
+    let gold = probe.gold_action().unwrap();
+    let wrong = (gold.parse::<i64>().unwrap() + 3).to_string();
+    let tok = smollm2();
+    let mut spec = spec(&tok);
+    spec.max_turns = 5;
+    spec.max_context = 1024;
+    spec.sample.max_new = 32;
+    spec.sample.stop_text = Style::Faithful.end_of_action(&*probe);
+    let sampler = FreeText {
+        tok,
+        answers: [wrong.clone(), gold.clone()],
+        turn: Mutex::new(0),
+    };
+    let mut rng = turnwise_core::seed::rng(0, 1);
+    let (groups, _) = rollout::collect(
+        &sampler,
+        vec![make()],
+        &[seed],
+        "try-again",
+        &spec,
+        &mut rng,
+    )
+    .unwrap();
+    let traj = &groups[0].trajectories[0];
+    assert_eq!(traj.turns.len(), 2);
+    assert_eq!(traj.success, Some(true));
+    for (turn, answer) in traj.turns.iter().zip([&wrong, &gold]) {
+        assert_eq!(
+            turn.action.text,
+            format!("I get 2 and more.\nSo it is {answer}")
+        );
+        assert_eq!(turn.ext().answer.as_deref(), Some(answer.as_str()));
+    }
+    assert_eq!(traj.turns[1].reward, Some(0.5));
+}

@@ -44,13 +44,7 @@ fn gold_logprobs_score_the_answer_after_each_turn() {
     let c = cfg(&[]);
     let t = Trainer::start(c.clone(), &tmp.join("a"), |_, _| true).unwrap();
     let e = envs::make_envs(&c, 4, &[]).unwrap();
-    let spec = eval::rollout_spec(
-        &c,
-        &t.policy,
-        Some(envs::STYLE.end_of_action(&*e[0])),
-        4,
-        false,
-    );
+    let spec = eval::rollout_spec(&c, &t.policy, envs::STYLE.end_of_action(&*e[0]), 4, false);
     let mut rng = turnwise_core::seed::rng(5, 6);
     let (groups, _) = turnwise_train::rollout::collect(
         &t.policy,

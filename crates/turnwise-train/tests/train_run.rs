@@ -351,7 +351,7 @@ fn actions_end_at_the_stop_token_or_at_the_closing_answer_tag() {
         let t = Trainer::start(cfg.clone(), &tmp.join(env.replace('/', "-")), |_, _| true).unwrap();
         let e = envs::make_envs(&cfg, 1, &[]).unwrap();
         let stop = envs::STYLE.end_of_action(&*e[0]);
-        let spec = eval::rollout_spec(&cfg, &t.policy, Some(stop), 3, false);
+        let spec = eval::rollout_spec(&cfg, &t.policy, stop, 3, false);
         // LMRL's "\n" is one word-vocabulary token; RAGEN's `</answer>` is several, so it is
         // matched on the decoded action instead.
         assert_eq!(spec.sample.stop.is_some(), token, "{env}");

@@ -4,7 +4,9 @@
 //! `"Correct!"` and ends the episode. Reward `gamma^k` for a correct answer at attempt k
 //! (0-based, γ = 0.5), else 0; when the episode ends, `λ·(1 − E/T)` is subtracted
 //! (λ = 0.5, E = distinct answers lower-cased with all whitespace removed, as upstream's
-//! `_minimal_normalize_answer`, T = valid answers).
+//! `_minimal_normalize_answer`, T = valid answers). Where the answer sits inside a longer
+//! reply (`math/arith` with `answer=free`), E counts the inner task's answers
+//! (`info.answer`), not the replies.
 //!
 //! Generic over any registered environment whose episodes are one step: the inner env is
 //! reset with the episode's seed for every attempt (same question), and its `info.success`
@@ -101,7 +103,9 @@ impl Env for TryAgain {
         let k = self.f.attempts;
         self.f.attempts += 1;
         if inner.info.action_valid {
-            self.f.answers.push(minimal_key(action));
+            // The inner task's answer where it sits inside a longer reply (free text).
+            let given = inner.info.answer.as_deref().unwrap_or(action);
+            self.f.answers.push(minimal_key(given));
         }
         let correct = inner.info.success;
         let terminated = correct;
@@ -129,6 +133,7 @@ impl Env for TryAgain {
                 action_valid: inner.info.action_valid,
                 action_effective: inner.info.action_valid,
                 ground_truth: inner.info.ground_truth,
+                answer: inner.info.answer,
                 state_key: Some(Text::Owned(format!(
                     "{}#{}",
                     self.f.question, self.f.attempts
@@ -144,6 +149,10 @@ impl Env for TryAgain {
 
     fn stop(&self) -> Option<&'static str> {
         self.inner.stop()
+    }
+
+    fn action_format(&self) -> crate::env::ActionFormat {
+        self.inner.action_format()
     }
 
     fn budget_left(&self) -> Option<u32> {
@@ -261,3 +270,40 @@ pub static SPEC: EnvSpec = EnvSpec {
     options: OPTIONS,
     make,
 };
+
+#[cfg(test)]
+mod tests {
+    use crate::env::ActionFormat;
+    use crate::registry::make_from_strings;
+
+    fn episode(inner: &str, replies: &[&str]) -> (f64, ActionFormat) {
+        let opts = [
+            "inner=math/arith".to_owned(),
+            format!("inner_options=kind=arith;difficulty=0;{inner}"),
+            "max_attempts=2".to_owned(),
+        ];
+        let mut env = make_from_strings("try-again", &opts).unwrap();
+        env.reset(1);
+        let gold: i64 = env.gold_action().unwrap().parse().unwrap();
+        let (w, v) = ((gold + 1).to_string(), (gold + 2).to_string());
+        let ret = replies
+            .iter()
+            .map(|r| env.step(&r.replace('W', &w).replace('V', &v)).reward)
+            .sum();
+        (ret, env.action_format())
+    }
+
+    /// UFO's penalty λ(1 − E/T) counts distinct answers: with free text, two differently
+    /// worded replies giving the same wrong number W are one answer (E = 1, T = 2).
+    #[test]
+    fn free_text_replies_are_penalised_by_the_answers_they_give() {
+        let (ret, format) = episode("answer=free", &["I think W", "it is surely W."]);
+        assert_eq!(format, ActionFormat::Free);
+        assert_eq!(ret, -0.25);
+        let (ret, _) = episode("answer=free", &["I think W", "so V"]);
+        assert_eq!(ret, 0.0);
+        let (ret, format) = episode("answer=tag", &["W", " W"]);
+        assert_eq!(format, ActionFormat::AnswerTag);
+        assert_eq!(ret, -0.25);
+    }
+}

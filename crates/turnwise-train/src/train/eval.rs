@@ -93,13 +93,7 @@ pub fn evaluate(
     }
     let seeds: Vec<u64> = tasks.iter().map(|(_, s)| *s).collect();
     let stop = STYLE.end_of_action(&*envs[0]);
-    let spec = rollout_spec(
-        &cfg,
-        policy,
-        Some(stop),
-        cfg.eval.max_turns,
-        cfg.eval.greedy,
-    );
+    let spec = rollout_spec(&cfg, policy, stop, cfg.eval.max_turns, cfg.eval.greedy);
     let mut rng = seed::rng(cfg.run.seed, 0xe7a1);
     let (groups, stats) = collect(policy, envs, &seeds, &cfg.env.name, &spec, &mut rng)?;
     Ok(report(&cfg.env.name, &groups, &stats))

@@ -3,12 +3,14 @@
 //! wrapper). The action is the final answer (the content of `<answer>…</answer>`);
 //! numbers are compared exactly after removing `$`, commas and spaces (`1,200`, `$42`,
 //! `42.0` and `84/2` all equal 42). Reward 1 if correct, else 0; a non-number is invalid.
+//! With `answer=free` the whole reply is the action and its last number is the answer
+//! ([`last_number`], verl's GSM8K `flexible` rule), for models too small to write tags.
 
 pub mod problems;
 
 use rand::Rng as _;
 
-use crate::env::{Env, Info, Observation, Step, Text};
+use crate::env::{ActionFormat, Env, Info, Observation, Step, Text};
 use crate::error::EnvError;
 use crate::options::{InvalidPolicy, OptionKind, OptionSpec, Options};
 use crate::registry::EnvSpec;
@@ -18,6 +20,42 @@ use problems::Problem;
 /// UFO's math instruction (`ragen/env/metamathqa/env.py`, spec §4).
 pub const INSTRUCTION: &str =
     "You are solving Math problems. Only give the final answer between <answer> and </answer>.";
+
+/// The instruction of `answer=free`: no tags, the reply's last number is graded.
+pub const FREE_INSTRUCTION: &str =
+    "You are solving Math problems. Work it out, then end your reply with the final answer as a number.";
+
+/// The last number written in `text` (verl's GSM8K `flexible` extraction: the last match
+/// of `-?[0-9.,$/]+` that [`parse_number`] accepts), as the text of that number.
+pub fn last_number(text: &str) -> Option<&str> {
+    let is_num = |c: char| c.is_ascii_digit() || matches!(c, '-' | '.' | ',' | '$' | '/');
+    let mut end = text.len();
+    // Each run of number characters, last first (all of them ASCII, so byte offsets
+    // next to them are character boundaries).
+    while let Some(d) = text[..end].rfind(|c: char| c.is_ascii_digit()) {
+        let e = d + 1;
+        let s = text[..e]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !is_num(c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let run = &text[s..e];
+        // The longest suffix of the run that starts a number and parses (`10-5` gives `5`,
+        // `=-4` gives `-4`, `1,200` stays whole).
+        let b = run.as_bytes();
+        let found = (0..b.len())
+            .filter(|&i| {
+                matches!(b[i], b'0'..=b'9' | b'-' | b'$') && (i == 0 || !b[i - 1].is_ascii_digit())
+            })
+            .map(|i| &run[i..])
+            .find(|c| parse_number(c).is_some());
+        if found.is_some() {
+            return found;
+        }
+        end = s;
+    }
+    None
+}
 
 /// Parses an answer as an exact rational `(numerator, denominator)` in lowest terms:
 /// integers, decimals and fractions, after stripping `$`, `,`, spaces and a final `.`.
@@ -88,6 +126,7 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Math {
     kind: Kind,
+    free: bool,
     difficulty: u32,
     invalid: InvalidPolicy,
     problem: Problem,
@@ -138,7 +177,12 @@ impl Env for Math {
             };
         }
         self.done = true;
-        let parsed = parse_number(action);
+        let answer = if self.free {
+            last_number(action)
+        } else {
+            Some(action)
+        };
+        let parsed = answer.and_then(parse_number);
         let correct = parsed == Some((self.problem.answer as i128, 1));
         Step {
             observation: Text::Borrowed(""),
@@ -155,13 +199,29 @@ impl Env for Math {
                 action_effective: parsed.is_some(),
                 ground_truth: Some(Text::Owned(self.answer_text.clone())),
                 state_key: Some(Text::Owned(self.problem.question.clone())),
+                answer: match (self.free, answer) {
+                    (true, Some(a)) => Some(Text::Owned(a.to_owned())),
+                    _ => None,
+                },
                 ..Info::default()
             },
         }
     }
 
     fn instructions(&self) -> Text {
-        Text::Borrowed(INSTRUCTION)
+        Text::Borrowed(if self.free {
+            FREE_INSTRUCTION
+        } else {
+            INSTRUCTION
+        })
+    }
+
+    fn action_format(&self) -> ActionFormat {
+        if self.free {
+            ActionFormat::Free
+        } else {
+            ActionFormat::AnswerTag
+        }
     }
 
     /// The exact answer.
@@ -196,7 +256,8 @@ fn make(opts: &Options) -> Result<Box<dyn Env>, EnvError> {
     };
     Ok(Box::new(Math {
         kind,
-        difficulty: opts.count("difficulty", 1, 3)? as u32,
+        free: opts.str("answer") == "free",
+        difficulty: opts.count("difficulty", 0, 3)? as u32,
         invalid: InvalidPolicy::from_options(opts),
         problem: Problem {
             question: String::new(),
@@ -218,7 +279,13 @@ const OPTIONS: &[OptionSpec] = &[
         name: "difficulty",
         kind: OptionKind::Int,
         default: "2",
-        doc: "1..=3: number sizes and operand count",
+        doc: "0..=3: number sizes and operand count (0: one operation on 1..=10; word problems treat 0 as 1)",
+    },
+    OptionSpec {
+        name: "answer",
+        kind: OptionKind::Choice(&["tag", "free"]),
+        default: "tag",
+        doc: "tag: the answer is the content of <answer>...</answer> (UFO); free: the whole reply is the action and its last number is graded (verl's GSM8K flexible rule)",
     },
     OptionSpec {
         name: "invalid_penalty",
@@ -257,5 +324,36 @@ mod tests {
         assert_eq!(parse_number("forty"), None);
         assert_eq!(parse_number(""), None);
         assert_eq!(parse_number("."), None);
+    }
+
+    #[test]
+    fn the_last_number_of_a_reply_is_its_answer() {
+        assert_eq!(last_number("11 + 6 = 17"), Some("17"));
+        assert_eq!(last_number("So the answer is 1,200."), Some("1,200"));
+        assert_eq!(last_number("It costs $42 in total"), Some("$42"));
+        assert_eq!(last_number("5 - 9 = -4\n"), Some("-4"));
+        assert_eq!(last_number("half is 1/2."), Some("1/2"));
+        assert_eq!(last_number("3.5 then 2."), Some("2"));
+        assert_eq!(last_number("12 apples, none left -"), Some("12"));
+        assert_eq!(last_number("no numbers here"), None);
+        assert_eq!(last_number(""), None);
+        assert_eq!(last_number("x = 7 and é 8é"), Some("8"));
+        assert_eq!(last_number("so 10-5"), Some("5"));
+        assert_eq!(last_number("a=-4"), Some("-4"));
+    }
+
+    #[test]
+    fn free_answers_grade_the_last_number_and_report_it() {
+        let opts = ["kind=arith", "difficulty=0", "answer=free"].map(String::from);
+        let mut env = crate::registry::make_from_strings("math/arith", &opts).unwrap();
+        env.reset(3);
+        let gold = env.gold_action().unwrap();
+        assert_eq!(env.action_format(), ActionFormat::Free);
+        let s = env.step(&format!("Let me add.\nThe result is {gold}."));
+        assert!(s.info.success && s.info.action_valid, "{gold}");
+        assert_eq!(s.info.answer.as_deref(), Some(gold.as_str()));
+        env.reset(3);
+        let s = env.step("I do not know");
+        assert!(!s.info.action_valid && !s.info.success);
     }
 }

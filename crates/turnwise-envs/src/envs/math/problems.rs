@@ -23,10 +23,11 @@ const ITEMS: [&str; 8] = [
     "apples", "stickers", "pencils", "marbles", "cookies", "stamps", "shells", "cards",
 ];
 
-/// An arithmetic expression over `2 + difficulty` operands with `+ - *` and parentheses;
-/// intermediate values stay within ±10^6.
+/// An arithmetic expression over `2 + difficulty` operands with `+ - *` and parentheses
+/// (difficulty 0: one operation on numbers 1..=10); intermediate values stay within ±10^6.
 pub fn arithmetic(rng: &mut Rng, difficulty: u32) -> Problem {
-    let hi = [0, 20, 100, 1000][difficulty.clamp(1, 3) as usize];
+    let difficulty = difficulty.min(3);
+    let hi = [10, 20, 100, 1000][difficulty as usize];
     let mut text = rng.random_range(1..=hi).to_string();
     let mut value: i64 = text.parse().unwrap_or(0);
     for i in 0..(1 + difficulty) {

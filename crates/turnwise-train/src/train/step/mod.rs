@@ -146,7 +146,7 @@ impl Trainer {
 
         // 1. collect (through the curricula: dynamic sampling, ExIt restarts)
         let stop = super::envs::STYLE.end_of_action(&*self.pipeline.probe);
-        let spec = rollout_spec(cfg, &self.policy, Some(stop), cfg.env.max_turns, false);
+        let spec = rollout_spec(cfg, &self.policy, stop, cfg.env.max_turns, false);
         let mut rng = seed::rng(cfg.run.seed, 0x1000_0000 + s);
         let (groups, rstats, cur) = crate::curricula::collect::collect_step(
             cfg,
