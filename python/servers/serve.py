@@ -51,8 +51,8 @@ def main(argv=None) -> None:
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--max-sessions", type=int, default=256)
-    ap.add_argument("--poll-us", type=float, default=200.0,
-                    help="the most a worker polls for the next request before it sleeps, adaptive (0: never)")
+    ap.add_argument("--poll-us", type=float, default=0.0,
+                    help="the most a worker polls for the next request before it sleeps, adaptive (default 0: never)")
     ap.add_argument("--option", action="append", metavar="KEY=VALUE")
     ap.add_argument("--exit-on-stdin-eof", action="store_true")
     ap.add_argument("--list", action="store_true", help="list games and options")
