@@ -158,7 +158,7 @@ impl<'a> Session<'a> {
                 Some(&mut self.cache),
             )?;
             self.policy
-                .logits(&h.f_narrow(1, t - 1, 1)?.f_squeeze_dim(1)?)
+                .decode_logits(&h.f_narrow(1, t - 1, 1)?.f_squeeze_dim(1)?)
         })?;
         let logits = logits.f_to_kind(Kind::Float)?;
         self.last_logits = Some(match (&self.last_logits, has_new.iter().all(|&n| n)) {
