@@ -38,7 +38,8 @@ impl std::str::FromStr for Style {
 /// RAGEN's system message (`ctx_manager.py`).
 pub const RAGEN_SYSTEM: &str = "You're a helpful assistant. ";
 
-/// The system prompt of tool environments (their tool list comes with the instructions).
+/// The system prompt of tool environments (their tool list comes with the instructions)
+/// and of free-text environments (their instructions follow in the first message).
 pub const TOOL_SYSTEM: &str = "You are a helpful assistant.";
 
 /// The system prompt of the chat style.
@@ -73,10 +74,9 @@ impl Style {
     /// The system message (`None`: no system message, LMRL raw text).
     pub fn system(&self, env: &dyn Env) -> Option<&'static str> {
         match (self, env.action_format()) {
-            (_, ActionFormat::ToolCall) => Some(TOOL_SYSTEM),
+            (_, ActionFormat::ToolCall | ActionFormat::Free) => Some(TOOL_SYSTEM),
             (Style::Faithful, ActionFormat::Line(_)) => None,
             (Style::Faithful, ActionFormat::AnswerTag) => Some(RAGEN_SYSTEM),
-            (_, ActionFormat::Free) => Some(TOOL_SYSTEM),
             (Style::Chat, _) => Some(CHAT_SYSTEM),
         }
     }

@@ -52,18 +52,22 @@ impl Sampler for Scripted {
                 seen.push(c.clone());
             }
             let (text, stops) = SCRIPT[turn];
-            let mut ids = self.tok.encode(text)?;
-            if stops {
-                ids.push(eos);
-            }
-            out.push(Generated {
-                logprobs: vec![-0.5; ids.len()],
-                ids,
-                stopped: stops,
-            });
+            out.push(reply(&self.tok, text, stops.then_some(eos))?);
         }
         Ok(out)
     }
+}
+
+/// A scripted reply: the ids of `text`, then the end-of-turn token `eos` if the model
+/// "sampled" it.
+fn reply(tok: &PolicyTokenizer, text: &str, eos: Option<u32>) -> anyhow::Result<Generated> {
+    let mut ids = tok.encode(text)?;
+    ids.extend(eos);
+    Ok(Generated {
+        logprobs: vec![-0.5; ids.len()],
+        ids,
+        stopped: eos.is_some(),
+    })
 }
 
 fn smollm2() -> PolicyTokenizer {
@@ -332,16 +336,11 @@ impl Sampler for FreeText {
         let mut turn = self.turn.lock().unwrap();
         let text = format!("I get 2 and more.\nSo it is {}", self.answers[*turn]);
         *turn += 1;
-        let mut ids = self.tok.encode(&text)?;
-        ids.push(spec.eos.expect("SmolLM2 has an end-of-turn token"));
-        Ok(contexts
+        let eos = spec.eos.expect("SmolLM2 has an end-of-turn token");
+        contexts
             .iter()
-            .map(|_| Generated {
-                logprobs: vec![-0.5; ids.len()],
-                ids: ids.clone(),
-                stopped: true,
-            })
-            .collect())
+            .map(|_| reply(&self.tok, &text, Some(eos)))
+            .collect()
     }
 }
 
