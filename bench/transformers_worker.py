@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """The `transformers` side of `turnwise bench model --model PATH`: a worker that loads the
 same model (a Hugging Face folder, or a GGUF file through transformers' own GGUF loader) in
-float32 and runs one measurement per request, so that turnwise can interleave the two sides
+the set-up's dtype on its device (float32 on the CPU by default) and runs one measurement per request, so that turnwise can interleave the two sides
 (A B A B ...) in one command.
 
 Protocol (JSON lines): the first line on stdin is the set-up
     {"model": PATH, "threads": N, "train_ids": [[...]], "train_weights": [[...]],
-     "prompts": [[...]], "new_tokens": N, "lr": LR, "gradient_checkpointing": BOOL}
+     "prompts": [[...]], "new_tokens": N, "lr": LR, "gradient_checkpointing": BOOL,
+     "device": "cpu" | "cuda[:N]", "dtype": "f32" | "bf16" | "f16"}
 answered by {"ready": true, "load_s": ...}; then each line {"op": "train"} or
 {"op": "generate", "seed": S} is answered by {"seconds": ..., "cpu_seconds": ...} (wall time
 and this process's CPU time, all threads; plus "tokens" for generate);
@@ -15,7 +16,8 @@ and this process's CPU time, all threads; plus "tokens" for generate);
 The work: a train step is forward, the weighted token NLL sum(w * nll) / sum(w), backward,
 AdamW (torch.optim.AdamW, every parameter trainable); generation is `model.generate` with a
 KV cache, multinomial sampling at temperature 1 (top-k / top-p off), exactly `new_tokens`
-new tokens per prompt (min_new_tokens = max_new_tokens).
+new tokens per prompt (min_new_tokens = max_new_tokens). On a GPU each timed piece of work
+ends with torch.cuda.synchronize(), as turnwise's side does.
 """
 import json
 import os
@@ -27,26 +29,35 @@ import torch
 from transformers import AutoModelForCausalLM
 
 
-def load(path):
+DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+
+
+def load(path, dtype):
     if os.path.isfile(path):
         d, name = os.path.split(os.path.abspath(path))
-        return AutoModelForCausalLM.from_pretrained(d, gguf_file=name, dtype=torch.float32)
-    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        return AutoModelForCausalLM.from_pretrained(d, gguf_file=name, dtype=dtype)
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def main():
     setup = json.loads(sys.stdin.readline())
     torch.set_num_threads(setup["threads"])
     t0 = time.perf_counter()
-    model = load(setup["model"])
+    device = torch.device(setup.get("device", "cpu"))
+    model = load(setup["model"], DTYPES[setup.get("dtype", "f32")]).to(device)
     model.train()
     if setup.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable()
     load_s = time.perf_counter() - t0
     opt = torch.optim.AdamW(model.parameters(), lr=setup["lr"])
-    ids = torch.tensor(setup["train_ids"])
-    w = torch.tensor(setup["train_weights"])
-    prompts = torch.tensor(setup["prompts"])
+    ids = torch.tensor(setup["train_ids"], device=device)
+    w = torch.tensor(setup["train_weights"], device=device)
+    prompts = torch.tensor(setup["prompts"], device=device)
     new = setup["new_tokens"]
     reply({"ready": True, "load_s": load_s})
     for line in sys.stdin:
@@ -59,6 +70,7 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            synchronize(device)
             reply({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
                    "loss": loss.item()})
         elif req["op"] == "generate":
@@ -69,6 +81,7 @@ def main():
                     input_ids=prompts, attention_mask=torch.ones_like(prompts), do_sample=True,
                     temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=new,
                     min_new_tokens=new, use_cache=True, pad_token_id=0)
+            synchronize(device)
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
             reply({"seconds": seconds, "cpu_seconds": cpu, "tokens": int(out.shape[0] * (out.shape[1] - prompts.shape[1]))})
         elif req["op"] == "peak":

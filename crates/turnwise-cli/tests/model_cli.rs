@@ -147,3 +147,23 @@ fn init_writes_a_loadable_model_and_errors_name_the_option() {
     ]);
     assert!(!ok && err.contains("dtype"), "{err}");
 }
+
+#[test]
+fn bench_model_refuses_a_bad_device_or_dtype_by_name_before_loading() {
+    // The model path does not exist: the option errors must come first.
+    for (flag, value) in [("--device", "tpu"), ("--dtype", "f8")] {
+        let (ok, _, err) = turnwise(&[
+            "bench",
+            "model",
+            "--model",
+            "/nonexistent/model.gguf",
+            flag,
+            value,
+        ]);
+        let key = flag.trim_start_matches("--");
+        assert!(
+            !ok && err.contains(&format!("option `{key}`")) && err.contains(value),
+            "{flag} {value}: {err}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! `turnwise bench model --model PATH`: turnwise and `transformers` doing the same work on the
-//! same real model (a Hugging Face folder or a GGUF file, both in f32) in one command,
-//! interleaved. `transformers` runs in a worker process (bench/transformers_worker.py) that
+//! same real model (a Hugging Face folder or a GGUF file; f32 on the CPU by default, or
+//! `--device cuda --dtype bf16` on a GPU, both sides alike) in one command, interleaved. `transformers` runs in a worker process (bench/transformers_worker.py) that
 //! holds the model and answers one measurement per request, so the two sides alternate
 //! (A B, then B A, …) and each pair sees the same machine load; the figures are the medians
 //! of the pairwise ratios, with their range and the load average next to them.
@@ -36,6 +36,13 @@ pub struct Args {
     /// Intra-op threads for both implementations.
     #[arg(long, default_value_t = 2)]
     threads: i32,
+    /// Device of both sides: `cpu`, `cuda`, `cuda:N` (on a GPU each timed piece of work
+    /// ends with a device synchronisation, so the times cover the kernels, not their launch).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Weight and activation dtype of both sides: `f32`, `bf16`, `f16`.
+    #[arg(long, default_value = "f32")]
+    dtype: String,
     /// Measure generation only (a full-model train step of SmolLM2 takes tens of seconds
     /// on a small CPU).
     #[arg(long)]
@@ -198,6 +205,13 @@ impl Drop for Worker {
     }
 }
 
+/// Waits for the kernels queued on `device` (a no-op on the CPU).
+fn synchronize(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
 /// turnwise's side: the model, its optimiser and the fixed inputs.
 struct Ours {
     policy: Policy,
@@ -227,6 +241,7 @@ impl Ours {
             self.opt.zero_grad();
             self.policy.backward(&loss)?;
             self.opt.step();
+            synchronize(self.policy.device());
             Ok(())
         })?;
         Ok(t)
@@ -314,7 +329,9 @@ pub fn run(a: Args) -> Result<i32> {
         !(a.skip_train && a.skip_generate),
         "options `skip-train` and `skip-generate`: nothing left to measure"
     );
-    let mut policy = Policy::load(&a.model, Device::Cpu, DType::F32)?;
+    let device = turnwise_model::parse_device(&a.device).context("option `device`")?;
+    let dtype = DType::parse(&a.dtype).context("option `dtype`")?;
+    let mut policy = Policy::load(&a.model, device, dtype)?;
     policy.set_gradient_checkpointing(a.gradient_checkpointing);
     let our_load_s = t0.elapsed().as_secs_f64();
     let vocab = policy.config.vocab_size as u32;
@@ -344,12 +361,16 @@ pub fn run(a: Args) -> Result<i32> {
         "new_tokens": a.new_tokens,
         "lr": LR,
         "gradient_checkpointing": a.gradient_checkpointing,
+        "device": a.device,
+        "dtype": a.dtype,
     });
     let (mut worker, their_load_s) = Worker::start(&a, &setup)?;
     let opt = nn::AdamW::default().build(policy.var_store(), LR)?;
     let mut ours = Ours {
-        batch: SeqBatch::right_padded(&train_ids, 0, Device::Cpu)?,
-        weights: Tensor::f_from_slice(&padded)?.f_view([a.batch as i64, a.seq as i64])?,
+        batch: SeqBatch::right_padded(&train_ids, 0, device)?,
+        weights: Tensor::f_from_slice(&padded)?
+            .f_view([a.batch as i64, a.seq as i64])?
+            .f_to_device(device)?,
         policy,
         opt,
         prompts,
@@ -420,10 +441,12 @@ pub fn run(a: Args) -> Result<i32> {
         .unwrap_or(f64::NAN);
     let our_peak = peak_rss_mb();
     println!(
-        "{}: {} rounds, {} threads, load average {:.1}-{:.1}",
+        "{}: {} rounds, {} threads, {} {}, load average {:.1}-{:.1}",
         a.model.display(),
         a.rounds,
         a.threads,
+        a.device,
+        a.dtype,
         loads.iter().copied().fold(f64::INFINITY, f64::min),
         loads.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     );
@@ -461,6 +484,8 @@ pub fn run(a: Args) -> Result<i32> {
     let report = json!({
         "model": a.model,
         "threads": a.threads,
+        "device": a.device,
+        "dtype": a.dtype,
         "rounds": a.rounds,
         "gradient_checkpointing": a.gradient_checkpointing,
         "load_average": loads,
