@@ -68,19 +68,30 @@ pub fn check_context(cfg: &Config, policy: &Policy) -> Result<()> {
 }
 
 /// Bytes of the largest tensors a step allocates, estimated: the rollout's key/value cache
-/// (every episode of a step, or of an evaluation, at full context), the update's logits
-/// (a micro-batch at full context, with their gradient and log-softmax), and the weights
-/// with their gradient, AdamW moments and the NaN guard's copy.
+/// (every episode of a step, or of an evaluation, at full context, in the model's dtype),
+/// the update's logits (a micro-batch at full context, with their gradient and log-softmax,
+/// in f32, where the scores are computed), every weight in the model's dtype (a LoRA base
+/// too: frozen, it has no gradient or optimiser state), and for the trainable tensors their
+/// gradient, AdamW moments (f32), f32 master copies and the NaN guard's copy (a bound of
+/// six more f32 copies, whatever the dtype).
 pub fn estimate_bytes(cfg: &Config, policy: &Policy) -> f64 {
     let m = &policy.model.config;
-    let f = 4.0; // f32
+    let f32_bytes = 4.0;
+    let act = policy.model.dtype().kind().elt_size_in_bytes() as f64;
     let ctx = cfg.model.max_context as f64;
     let kv_row =
-        2.0 * m.num_hidden_layers as f64 * (m.num_kv_heads() * m.head_dim()) as f64 * ctx * f;
+        2.0 * m.num_hidden_layers as f64 * (m.num_kv_heads() * m.head_dim()) as f64 * ctx * act;
     let rows = (cfg.env.group_size * cfg.env.tasks_per_step).max(cfg.eval.episodes) as f64;
-    let logits = 3.0 * cfg.optim.micro_batch as f64 * ctx * m.vocab_size as f64 * f;
-    let params: f64 = policy.parameters().iter().map(|t| t.numel() as f64).sum();
-    rows * kv_row + logits + 7.0 * params * f
+    let logits = 3.0 * cfg.optim.micro_batch as f64 * ctx * m.vocab_size as f64 * f32_bytes;
+    let all: f64 = policy
+        .model
+        .var_store()
+        .variables()
+        .values()
+        .map(|t| t.numel() as f64)
+        .sum();
+    let trainable: f64 = policy.parameters().iter().map(|t| t.numel() as f64).sum();
+    rows * kv_row + logits + all * act + 6.0 * trainable * f32_bytes
 }
 
 /// The machine's (total, available) memory in bytes (Linux; None elsewhere).
@@ -95,8 +106,13 @@ fn machine_memory() -> Option<(f64, f64)> {
 }
 
 /// Errs when [`estimate_bytes`] exceeds the machine's memory (naming the keys that set
-/// it); returns a warning when it exceeds the memory available now.
+/// it); returns a warning when it exceeds the memory available now. A policy on a GPU is
+/// not checked: its tensors live in the device's memory, which this check cannot read
+/// (comparing them with the host's memory would refuse or pass runs for the wrong reason).
 pub fn check_memory(cfg: &Config, policy: &Policy) -> Result<Option<String>> {
+    if policy.model.device() != tch::Device::Cpu {
+        return Ok(None);
+    }
     let Some((total, avail)) = machine_memory() else {
         return Ok(None);
     };
@@ -123,4 +139,79 @@ pub fn check_memory(cfg: &Config, policy: &Policy) -> Result<Option<String>> {
             gib(avail)
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ModelConfig;
+    use crate::policy::{Placement, WordTokenizer};
+    use turnwise_model::{DType, LoraConfig};
+
+    fn policy(dtype: DType) -> (Config, Policy) {
+        let cfg = Config {
+            model: ModelConfig {
+                d_model: 32,
+                layers: 2,
+                heads: 2,
+                d_ff: 64,
+                max_context: 64,
+                ..ModelConfig::default()
+            },
+            ..Config::default()
+        };
+        let place = Placement {
+            dtype,
+            ..Placement::default()
+        };
+        let tok = WordTokenizer::build(["a b c d\nmove up down left right"]);
+        let p = Policy::new_on(&cfg.model, tok, 1, place).unwrap();
+        (cfg, p)
+    }
+
+    fn numel(p: &Policy) -> f64 {
+        let vars = p.model.var_store().variables();
+        vars.values().map(|t| t.numel() as f64).sum()
+    }
+
+    #[test]
+    fn a_16_bit_policy_halves_the_weights_and_the_kv_cache_not_the_optimiser_state() {
+        let (cfg, f32_policy) = policy(DType::F32);
+        let (_, bf16_policy) = policy(DType::Bf16);
+        let m = &f32_policy.model.config;
+        let kv_f32 = 2.0
+            * m.num_hidden_layers as f64
+            * (m.num_kv_heads() * m.head_dim()) as f64
+            * cfg.model.max_context as f64
+            * 4.0;
+        let rows = (cfg.env.group_size * cfg.env.tasks_per_step).max(cfg.eval.episodes) as f64;
+        let saved = estimate_bytes(&cfg, &f32_policy) - estimate_bytes(&cfg, &bf16_policy);
+        let expect = rows * kv_f32 / 2.0 + numel(&f32_policy) * 2.0;
+        assert!(
+            (saved - expect).abs() < 1e-6 * expect,
+            "{saved} vs {expect}"
+        );
+    }
+
+    #[test]
+    fn a_lora_base_counts_its_weights_but_no_optimiser_state() {
+        let (cfg, full) = policy(DType::F32);
+        let (_, mut lora) = policy(DType::F32);
+        let base = numel(&lora);
+        lora.model
+            .add_lora(&LoraConfig {
+                rank: 2,
+                alpha: 4.0,
+                targets: vec!["q_proj".into(), "v_proj".into()],
+                seed: 0,
+            })
+            .unwrap();
+        let adapters: f64 = lora.parameters().iter().map(|t| t.numel() as f64).sum();
+        assert!(adapters > 0.0 && adapters < base);
+        // Full fine-tuning: weights plus six f32 copies of every one; LoRA: the frozen base
+        // and the adapters once, six copies of the adapters only.
+        let diff = estimate_bytes(&cfg, &full) - estimate_bytes(&cfg, &lora);
+        let expect = 6.0 * 4.0 * (base - adapters) - 4.0 * adapters;
+        assert!((diff - expect).abs() < 1e-6 * expect, "{diff} vs {expect}");
+    }
 }
