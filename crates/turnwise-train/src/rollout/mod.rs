@@ -1,10 +1,14 @@
 //! Rollouts: per task seed a group of G episodes; every live episode of the batch
-//! generates together each turn (one forward pass per token), and environments are
-//! stepped on a worker thread while the other half of the batch generates (a two-stage
-//! pipeline, so environments never wait on a single episode and generation never waits on
-//! environments). Contexts are extended with token ids only ([`context`]); actions come from
-//! a [`Sampler`]. The credit fields an environment declares ([`Env::credit_fields`]) are
-//! copied from each step's `Info` into the turn ([`record_step_fields`]).
+//! generates together each turn (one forward pass per token). How generation and
+//! environment steps alternate depends on where the environments run ([`Env::is_remote`]):
+//! in-process environments step in microseconds, so the whole batch generates in one call
+//! per turn and then every environment steps; environments behind a server step on a worker
+//! thread while the other half of the batch generates (a two-stage pipeline, so generation
+//! never waits on the network). Both orders are fixed for a batch, so a seed gives the same
+//! episodes on every run. Contexts are extended with token ids only ([`context`]); actions
+//! come from a [`Sampler`]. The credit fields an environment declares
+//! ([`Env::credit_fields`]) are copied from each step's `Info` into the turn
+//! ([`record_step_fields`]).
 
 pub mod chat;
 pub mod context;
@@ -58,8 +62,17 @@ pub struct RolloutStats {
     pub env_steps: usize,
     /// Seconds spent generating (main thread).
     pub gen_s: f64,
-    /// Seconds spent stepping environments (worker thread).
+    /// Seconds spent stepping environments.
     pub env_s: f64,
+}
+
+impl RolloutStats {
+    fn add(&mut self, tokens: usize, gen_s: f64, env_steps: usize, env_s: f64) {
+        self.tokens += tokens;
+        self.gen_s += gen_s;
+        self.env_steps += env_steps;
+        self.env_s += env_s;
+    }
 }
 
 struct Episode {
@@ -317,40 +330,7 @@ pub fn collect(
             Ok(ep)
         })
         .collect::<anyhow::Result<Vec<Episode>>>()?;
-    let mut stats = RolloutStats::default();
-    // Two halves: while one half's environments step on a worker thread, the other half generates.
-    let half = eps.len().div_ceil(2);
-    let (a, b) = eps.split_at_mut(half);
-    let mut parts = [a, b];
-    let (n, s) = generate_all(parts[0], sampler, spec, rng)?;
-    stats.tokens += n;
-    stats.gen_s += s;
-    let mut stepping = 0;
-    loop {
-        let gen_part = 1 - stepping;
-        let [p0, p1] = &mut parts;
-        let (to_step, to_gen) = if stepping == 0 {
-            (&mut **p0, &mut **p1)
-        } else {
-            (&mut **p1, &mut **p0)
-        };
-        let (stepped, gen) = std::thread::scope(|sc| {
-            let h = sc.spawn(|| step_all(to_step, spec, tok));
-            let r = generate_all(to_gen, sampler, spec, rng);
-            (h.join().expect("environment worker panicked"), r)
-        });
-        let (n_env, s_env) = stepped?;
-        let (n_tok, s_gen) = gen?;
-        stats.env_steps += n_env;
-        stats.env_s += s_env;
-        stats.tokens += n_tok;
-        stats.gen_s += s_gen;
-        stepping = gen_part;
-        let all_done = parts.iter().all(|p| p.iter().all(|e| e.done));
-        if all_done {
-            break;
-        }
-    }
+    let stats = play(&mut eps, sampler, spec, rng)?;
     let mut groups: Vec<Group> = seeds
         .iter()
         .map(|&seed| Group {
@@ -375,4 +355,54 @@ pub fn collect(
         group.trajectories.push(ep.traj);
     }
     Ok((groups, stats))
+}
+
+/// Plays `eps` to the end. In-process environments step in microseconds: each turn the
+/// whole batch generates in one call (the largest batch per call), then every environment
+/// steps. Environments behind a server ([`Env::is_remote`]) play in two halves: while one
+/// half's environments step on a worker thread, the other half generates, so the servers'
+/// latency overlaps generation.
+fn play(
+    eps: &mut [Episode],
+    sampler: &dyn Sampler,
+    spec: &RolloutSpec,
+    rng: &mut turnwise_core::seed::Rng,
+) -> anyhow::Result<RolloutStats> {
+    let tok = sampler.tokenizer();
+    let mut stats = RolloutStats::default();
+    if !eps.iter().any(|e| e.env.is_remote()) {
+        while !eps.iter().all(|e| e.done) {
+            let (n_tok, s_gen) = generate_all(eps, sampler, spec, rng)?;
+            let (n_env, s_env) = step_all(eps, spec, tok)?;
+            stats.add(n_tok, s_gen, n_env, s_env);
+        }
+        return Ok(stats);
+    }
+    let half = eps.len().div_ceil(2);
+    let (a, b) = eps.split_at_mut(half);
+    let mut parts = [a, b];
+    let (n, s) = generate_all(parts[0], sampler, spec, rng)?;
+    stats.add(n, s, 0, 0.0);
+    let mut stepping = 0;
+    loop {
+        let gen_part = 1 - stepping;
+        let [p0, p1] = &mut parts;
+        let (to_step, to_gen) = if stepping == 0 {
+            (&mut **p0, &mut **p1)
+        } else {
+            (&mut **p1, &mut **p0)
+        };
+        let (stepped, gen) = std::thread::scope(|sc| {
+            let h = sc.spawn(|| step_all(to_step, spec, tok));
+            let r = generate_all(to_gen, sampler, spec, rng);
+            (h.join().expect("environment worker panicked"), r)
+        });
+        let (n_env, s_env) = stepped?;
+        let (n_tok, s_gen) = gen?;
+        stats.add(n_tok, s_gen, n_env, s_env);
+        stepping = gen_part;
+        if parts.iter().all(|p| p.iter().all(|e| e.done)) {
+            return Ok(stats);
+        }
+    }
 }
