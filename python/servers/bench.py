@@ -1,8 +1,10 @@
-"""The package's own Python loop, in-process, for `turnwise env bench`: plays ``--episodes``
-expert episodes (seeds 0..n-1) of a hosted game by calling its backend directly and prints
-``{"steps": N, "seconds": S}`` (stepping time only, resets excluded). The episodes are
-played once untimed first (``--warmup 1``): the server side of the bench is warm (its
-backend has played them already), and a cold ScienceWorld JVM steps several times slower."""
+"""The package's own Python loop, in-process, for `turnwise env bench`: a hosted game's
+backend called directly, in this one process for the whole bench. Each line
+``SEED EPISODES`` on standard input plays the expert episodes of seeds SEED.. and answers
+one line ``{"steps": N, "seconds": S, "cpu_seconds": C}``: the wall-clock and CPU time
+(this thread's) spent stepping, resets excluded. turnwise alternates these requests with the same episodes through the server
+and plays each episode once untimed first on both sides (a cold ScienceWorld JVM steps
+several times slower)."""
 
 from __future__ import annotations
 
@@ -21,32 +23,32 @@ from serve import parse_options  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--game", required=True, choices=sorted(games.GAMES))
-    ap.add_argument("--episodes", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--option", action="append")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed passes over the episodes first")
     a = ap.parse_args()
     game = games.GAMES[a.game]
-    opts = game.resolve(parse_options(a.option))
-    backend = game(opts)
-    for _ in range(a.warmup):
-        play(backend, a.seed, a.episodes)
-    steps, secs = play(backend, a.seed, a.episodes)
-    backend.close()
-    print(json.dumps({"steps": steps, "seconds": secs}))
+    backend = game(game.resolve(parse_options(a.option)))
+    try:
+        for line in sys.stdin:
+            seed, episodes = (int(x) for x in line.split())
+            steps, secs, cpu = play(backend, seed, episodes)
+            print(json.dumps({"steps": steps, "seconds": secs, "cpu_seconds": cpu}), flush=True)
+    finally:
+        backend.close()
 
 
 def play(backend, first: int, episodes: int):
-    """Expert episodes of seeds first.. on ``backend``: steps and stepping seconds."""
-    steps, secs = 0, 0.0
+    """Expert episodes of seeds first.. on ``backend``: steps, stepping wall-clock seconds
+    and stepping CPU seconds of this thread."""
+    steps, secs, cpu = 0, 0.0, 0.0
     for seed in range(first, first + episodes):
         f = backend.reset(seed)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         while f.get("expert_action") is not None and not f.get("done"):
             f = backend.step(f["expert_action"])
             steps += 1
         secs += time.perf_counter() - t
-    return steps, secs
+        cpu += time.thread_time() - c
+    return steps, secs, cpu
 
 
 if __name__ == "__main__":

@@ -328,3 +328,18 @@ def test_scienceworld_gold_path_scores_100(server):
     assert r.observation["success"] and r.observation["score"] == 100.0
     assert abs(ret - 1.0) < 1e-9
 
+
+def test_env_bench_alternates_server_and_in_process():
+    """`turnwise env bench` on a hosted game: the same expert episodes through the server
+    and in-process in one run, with steps, ratios and CPU time of both sides (no timing is
+    asserted)."""
+    out = subprocess.run([TURNWISE, "env", "bench", "--env", "textworld/text-nav", "--episodes", "2",
+                          "--rounds", "2"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rounds = [ln for ln in out.stdout.splitlines() if " round " in ln]
+    assert len(rounds) == 2, out.stdout
+    for ln in rounds:
+        steps = int(ln.split(" steps a side")[0].rsplit("(", 1)[1])
+        assert steps > 0 and "+ server" in ln and "vs in-process" in ln, ln
+    assert "median in-process/server ratio" in out.stdout.splitlines()[-1], out.stdout
+

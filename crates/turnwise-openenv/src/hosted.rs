@@ -345,36 +345,26 @@ pub static SCIENCEWORLD: EnvSpec = EnvSpec {
     make: |o| make_hosted(&SCIENCE, o),
 };
 
-/// Seconds an in-process loop of the package ran for `steps` steps, measured by
-/// `python/servers/bench.py` (the "package's own Python loop" of `turnwise env bench`).
-pub fn bench_in_process(
-    game: &str,
-    options: &[(String, String)],
-    episodes: usize,
-    seed: u64,
-) -> Result<(usize, f64), String> {
-    let out = Command::new(python())
-        .arg(servers_dir().join("bench.py"))
-        .args(["--game", game, "--episodes", &episodes.to_string()])
-        .args(["--seed", &seed.to_string()])
-        .args(
-            options
-                .iter()
-                .flat_map(|(k, v)| ["--option".to_owned(), format!("{k}={v}")]),
-        )
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = text
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .ok_or_else(|| format!("bench.py printed no result: {text}"))?;
-    Ok((
-        v["steps"].as_u64().unwrap_or(0) as usize,
-        v["seconds"].as_f64().unwrap_or(f64::NAN),
-    ))
+/// The process ids of the servers of `game` that turnwise started and of their workers
+/// (the workers from Linux `/proc`).
+pub fn server_processes(game: &str) -> Vec<u32> {
+    let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pids = Vec::new();
+    for (_, s) in started
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{game} ")))
+    {
+        let pid = s.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        pids.push(pid);
+        pids.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    pids
 }
 
 /// Game name and game options of a hosted registry entry.

@@ -66,7 +66,7 @@ pub fn batch_bytes(b: &Batch) -> usize {
 
 /// CPU time of the calling thread, in seconds (`CLOCK_THREAD_CPUTIME_ID`): unlike wall
 /// time it does not count the time the thread waits for a core on a busy machine.
-fn thread_cpu_seconds() -> f64 {
+pub(crate) fn thread_cpu_seconds() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
