@@ -52,9 +52,14 @@ def _plain(o: Any) -> Any:
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
+# Built once: ``json.dumps`` with options builds a new encoder on every call, and every
+# reply goes through here (a served Text-Nav observation: 17-18 µs instead of 24-32 µs).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON as pydantic's ``model_dump_json`` writes it (UTF-8, no spaces)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_plain)
+    return _ENCODER.encode(obj)
 
 
 def observation(fields: Dict[str, Any]) -> str:
