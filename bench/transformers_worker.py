@@ -14,10 +14,12 @@ and this process's CPU time, all threads; plus "tokens" for generate);
 {"op": "peak"} is answered by {"peak_rss_mb": ...} (ru_maxrss). EOF ends the worker.
 
 The work: a train step is forward, the weighted token NLL sum(w * nll) / sum(w), backward,
-AdamW (torch.optim.AdamW, every parameter trainable); generation is `model.generate` with a
-KV cache, multinomial sampling at temperature 1 (top-k / top-p off), exactly `new_tokens`
-new tokens per prompt (min_new_tokens = max_new_tokens). On a GPU each timed piece of work
-ends with torch.cuda.synchronize(), as turnwise's side does.
+AdamW (torch.optim.AdamW, every parameter trainable), in train() mode; generation is
+`model.generate` in eval() mode, as users generate (the models benchmarked have no dropout,
+so the mode changes no value), with a KV cache, multinomial sampling at temperature 1
+(top-k / top-p off), exactly `new_tokens` new tokens per prompt (min_new_tokens =
+max_new_tokens). On a GPU each timed piece of work ends with torch.cuda.synchronize(), as
+turnwise's side does.
 """
 import json
 import os
@@ -63,6 +65,7 @@ def main():
     for line in sys.stdin:
         req = json.loads(line)
         if req["op"] == "train":
+            model.train()
             t0, c0 = time.perf_counter(), time.process_time()
             logits = model(input_ids=ids).logits[:, :-1].float()
             lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0]
@@ -74,6 +77,7 @@ def main():
             reply({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
                    "loss": loss.item()})
         elif req["op"] == "generate":
+            model.eval()
             torch.manual_seed(req["seed"])
             t0, c0 = time.perf_counter(), time.process_time()
             with torch.no_grad():

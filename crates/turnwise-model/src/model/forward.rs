@@ -78,11 +78,13 @@ impl Policy {
                 }
                 let all = cache.keep.f_narrow(1, 0, start + t)?;
                 let mask = build_mask(start, t, cache.padded.then_some(&all), self.device())?;
+                let fused = !super::recompute::grad_enabled();
                 for (i, layer) in self.layers.iter().enumerate() {
                     let lc = LayerCache {
                         k: &mut cache.k[i],
                         v: &mut cache.v[i],
                         start,
+                        fused,
                     };
                     x = layer.forward(&x, &cos, &sin, &mask, Some(lc), eps)?;
                 }
@@ -111,10 +113,10 @@ impl Policy {
             Some(h) if h.lora.is_none() && h.bias.is_none() => &h.weight,
             Some(_) => return self.logits(hidden),
         };
-        if hidden.dim() != 2 || hidden.size()[0] > 64 {
+        if hidden.dim() != 2 {
             return self.logits(hidden);
         }
-        Ok(w.f_matmul(&hidden.f_transpose(0, 1)?)?.f_transpose(0, 1)?)
+        super::fused::matmul_wt(hidden, w)
     }
 
     /// Logits [B, T, V]; see [`Policy::forward_hidden`] for the arguments.

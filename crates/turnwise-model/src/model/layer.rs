@@ -2,6 +2,7 @@
 //! pre-norm RMSNorm, rotary self-attention with grouped-query heads (Qwen3: per-head RMSNorm of
 //! queries and keys before the rotation), SwiGLU MLP, residuals.
 
+use super::fused::Fused;
 use super::linear::Linear;
 use super::rope::apply_rope;
 use crate::error::Result;
@@ -38,6 +39,9 @@ pub struct LayerCache<'a> {
     pub v: &'a mut Tensor,
     /// First slot this call writes.
     pub start: i64,
+    /// Compute the projections that share an input from their fused block (no autograd;
+    /// [`Fused`]).
+    pub fused: bool,
 }
 
 /// Grouped-query self-attention (Ainslie et al. 2023) with rotary positions.
@@ -51,6 +55,8 @@ pub struct Attention {
     pub v_proj: Linear,
     /// Output projection.
     pub o_proj: Linear,
+    /// The block holding q/k/v's weights (and biases), for decoding.
+    pub qkv: Fused,
     /// Query heads.
     pub heads: i64,
     /// Key/value heads.
@@ -86,9 +92,23 @@ impl Attention {
             Some((q, k)) => (Some(q), Some(k)),
             None => (None, None),
         };
-        let q = split(self.q_proj.forward(x)?, self.heads, qn)?;
-        let k = split(self.k_proj.forward(x)?, self.kv_heads, kn)?;
-        let v = split(self.v_proj.forward(x)?, self.kv_heads, None)?;
+        let (q, k, v) = if cache.as_ref().is_some_and(|c| c.fused) {
+            let mut y = self
+                .qkv
+                .forward(x, &[&self.q_proj, &self.k_proj, &self.v_proj])?
+                .into_iter();
+            let mut next = || y.next().expect("three parts");
+            (next(), next(), next())
+        } else {
+            (
+                self.q_proj.forward(x)?,
+                self.k_proj.forward(x)?,
+                self.v_proj.forward(x)?,
+            )
+        };
+        let q = split(q, self.heads, qn)?;
+        let k = split(k, self.kv_heads, kn)?;
+        let v = split(v, self.kv_heads, None)?;
         let q = apply_rope(&q, cos, sin)?;
         let k = apply_rope(&k, cos, sin)?;
         let (k, v) = match cache {
@@ -129,13 +149,24 @@ pub struct Mlp {
     pub up_proj: Linear,
     /// Down projection.
     pub down_proj: Linear,
+    /// The block holding gate's and up's weights (and biases), for decoding.
+    pub gate_up: Fused,
 }
 
 impl Mlp {
-    /// Applies the MLP.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let g = self.gate_proj.forward(x)?.f_silu()?;
-        self.down_proj.forward(&g.f_mul(&self.up_proj.forward(x)?)?)
+    /// Applies the MLP; `fused`: gate and up from their block ([`Fused`], no autograd).
+    pub fn forward(&self, x: &Tensor, fused: bool) -> Result<Tensor> {
+        let (g, u) = if fused {
+            let mut y = self
+                .gate_up
+                .forward(x, &[&self.gate_proj, &self.up_proj])?
+                .into_iter();
+            let mut next = || y.next().expect("two parts");
+            (next(), next())
+        } else {
+            (self.gate_proj.forward(x)?, self.up_proj.forward(x)?)
+        };
+        self.down_proj.forward(&g.f_silu()?.f_mul(&u)?)
     }
 }
 
@@ -163,6 +194,7 @@ impl Block {
         cache: Option<LayerCache<'_>>,
         eps: f64,
     ) -> Result<Tensor> {
+        let fused = cache.as_ref().is_some_and(|c| c.fused);
         let h = x.f_add(&self.attn.forward(
             &rms_norm(x, &self.input_norm, eps)?,
             cos,
@@ -170,7 +202,11 @@ impl Block {
             mask,
             cache,
         )?)?;
-        Ok(h.f_add(&self.mlp.forward(&rms_norm(&h, &self.post_norm, eps)?)?)?)
+        Ok(h.f_add(
+            &self
+                .mlp
+                .forward(&rms_norm(&h, &self.post_norm, eps)?, fused)?,
+        )?)
     }
 
     /// The projections of this layer, by their Hugging Face short names.

@@ -38,6 +38,11 @@ impl Linear {
     /// `x Wᵀ + b (+ (α/r) x Aᵀ Bᵀ)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = x.f_linear(&self.weight, self.bias.as_ref())?;
+        self.add_adapter(x, y)
+    }
+
+    /// `y + (α/r) x Aᵀ Bᵀ` when the adapter is attached and on, else `y`.
+    pub fn add_adapter(&self, x: &Tensor, y: Tensor) -> Result<Tensor> {
         match &self.lora {
             Some(l) if l.on.load(Ordering::Relaxed) => {
                 let low = x

@@ -5,10 +5,12 @@
 
 pub mod cache;
 pub mod forward;
+pub mod fused;
 pub mod layer;
 pub mod linear;
 pub mod recompute;
 pub mod rope;
+mod source;
 
 use crate::checkpoint;
 use crate::config::ModelConfig;
@@ -16,11 +18,10 @@ use crate::device::DType;
 use crate::error::{ModelError, Result};
 use layer::{Attention, Block, Mlp};
 use linear::Linear;
-use rand::Rng as _;
 use rope::Rope;
-use std::collections::HashMap;
+use source::{pop, Init, Source};
 use std::path::{Path, PathBuf};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 /// A causal language model (the policy π_θ) on one device.
 pub struct Policy {
@@ -39,67 +40,6 @@ pub struct Policy {
     pub(crate) checkpointing: bool,
     /// Checkpointed forward passes awaiting [`Policy::backward`].
     pub(crate) pending: std::sync::Mutex<Vec<recompute::Pending>>,
-}
-
-/// How a parameter starts when it is not read from a checkpoint.
-#[derive(Clone, Copy)]
-enum Init {
-    Normal,
-    Ones,
-    Zeros,
-}
-
-/// Where parameters come from: a seeded initialiser or a checkpoint's tensors.
-enum Source<'a> {
-    Random {
-        rng: Box<turnwise_core::seed::Rng>,
-        std: f64,
-    },
-    Checkpoint {
-        tensors: &'a mut HashMap<String, Tensor>,
-        dir: &'a Path,
-    },
-}
-
-impl Source<'_> {
-    fn take(&mut self, name: &str, shape: &[i64], init: Init) -> Result<Tensor> {
-        match self {
-            Source::Random { rng, std } => {
-                let n: i64 = shape.iter().product();
-                let t = match init {
-                    Init::Ones => Tensor::f_ones(shape, (Kind::Float, Device::Cpu))?,
-                    Init::Zeros => Tensor::f_zeros(shape, (Kind::Float, Device::Cpu))?,
-                    Init::Normal => {
-                        let v: Vec<f32> = (0..n).map(|_| (normal(rng) * *std) as f32).collect();
-                        Tensor::f_from_slice(&v)?.f_view(shape)?
-                    }
-                };
-                Ok(t)
-            }
-            Source::Checkpoint { tensors, dir } => {
-                let t = tensors.remove(name).ok_or_else(|| {
-                    ModelError::checkpoint(*dir, format!("missing tensor `{name}`"))
-                })?;
-                if t.size() != shape {
-                    return Err(ModelError::checkpoint(
-                        *dir,
-                        format!(
-                            "tensor `{name}` has shape {:?}, config.json implies {shape:?}",
-                            t.size()
-                        ),
-                    ));
-                }
-                Ok(t)
-            }
-        }
-    }
-}
-
-/// A standard normal draw (Box–Muller), so initialisation depends only on the seed.
-fn normal(rng: &mut turnwise_core::seed::Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
 /// Adds a variable under a dotted Hugging Face name (`a.b.weight` → path a/b, name weight).
@@ -183,43 +123,63 @@ impl Policy {
         );
         let f = config.intermediate_size as i64;
         let biases = config.biases();
-        let mut param = |name: &str, shape: &[i64], init: Init| -> Result<Tensor> {
-            let t = src.take(name, shape, init)?;
-            let t = t.f_to_kind(kind)?.f_to_device(device)?;
-            Ok(add_var(&root, name, t, true))
-        };
-        let embed = param("model.embed_tokens.weight", &[v, d], Init::Normal)?;
+        let opts = (kind, device);
+        let embed = src.param(
+            &root,
+            "model.embed_tokens.weight",
+            &[v, d],
+            Init::Normal,
+            opts,
+        )?;
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
             let p = format!("model.layers.{i}");
             let qk_norm = if config.qk_norm() {
                 Some((
-                    param(&format!("{p}.self_attn.q_norm.weight"), &[hd], Init::Ones)?,
-                    param(&format!("{p}.self_attn.k_norm.weight"), &[hd], Init::Ones)?,
+                    src.param(
+                        &root,
+                        &format!("{p}.self_attn.q_norm.weight"),
+                        &[hd],
+                        Init::Ones,
+                        opts,
+                    )?,
+                    src.param(
+                        &root,
+                        &format!("{p}.self_attn.k_norm.weight"),
+                        &[hd],
+                        Init::Ones,
+                        opts,
+                    )?,
                 ))
             } else {
                 None
             };
-            let mut lin = |n: &str, out: i64, inp: i64, bias: bool| -> Result<Linear> {
-                let name = format!("{p}.{n}");
-                let weight = param(&format!("{name}.weight"), &[out, inp], Init::Normal)?;
-                let bias = if bias {
-                    Some(param(&format!("{name}.bias"), &[out], Init::Zeros)?)
-                } else {
-                    None
-                };
-                Ok(Linear {
-                    name,
-                    weight,
-                    bias,
-                    lora: None,
-                })
-            };
+            let qkv_parts = [
+                ("self_attn.q_proj", h * hd),
+                ("self_attn.k_proj", kv * hd),
+                ("self_attn.v_proj", kv * hd),
+            ];
+            let (qkv, mut l) = src.group(&root, &p, &qkv_parts, d, biases.qkv, opts)?;
+            let (v_proj, k_proj, q_proj) = (pop(&mut l), pop(&mut l), pop(&mut l));
+            let o_proj = src.linear(
+                &root,
+                &format!("{p}.self_attn.o_proj"),
+                d,
+                h * hd,
+                biases.o,
+                opts,
+            )?;
+            let mlp_parts = [("mlp.gate_proj", f), ("mlp.up_proj", f)];
+            let (gate_up, mut l) = src.group(&root, &p, &mlp_parts, d, biases.mlp, opts)?;
+            let (up_proj, gate_proj) = (pop(&mut l), pop(&mut l));
+            let down_proj =
+                src.linear(&root, &format!("{p}.mlp.down_proj"), d, f, biases.mlp, opts)?;
             let attn = Attention {
-                q_proj: lin("self_attn.q_proj", h * hd, d, biases.qkv)?,
-                k_proj: lin("self_attn.k_proj", kv * hd, d, biases.qkv)?,
-                v_proj: lin("self_attn.v_proj", kv * hd, d, biases.qkv)?,
-                o_proj: lin("self_attn.o_proj", d, h * hd, biases.o)?,
+                q_proj,
+                k_proj,
+                v_proj,
+                o_proj,
+                qkv,
                 heads: h,
                 kv_heads: kv,
                 head_dim: hd,
@@ -227,15 +187,24 @@ impl Policy {
                 eps: config.rms_norm_eps,
             };
             let mlp = Mlp {
-                gate_proj: lin("mlp.gate_proj", f, d, biases.mlp)?,
-                up_proj: lin("mlp.up_proj", f, d, biases.mlp)?,
-                down_proj: lin("mlp.down_proj", d, f, biases.mlp)?,
+                gate_proj,
+                up_proj,
+                down_proj,
+                gate_up,
             };
-            let input_norm = param(&format!("{p}.input_layernorm.weight"), &[d], Init::Ones)?;
-            let post_norm = param(
+            let input_norm = src.param(
+                &root,
+                &format!("{p}.input_layernorm.weight"),
+                &[d],
+                Init::Ones,
+                opts,
+            )?;
+            let post_norm = src.param(
+                &root,
                 &format!("{p}.post_attention_layernorm.weight"),
                 &[d],
                 Init::Ones,
+                opts,
             )?;
             layers.push(Block {
                 input_norm,
@@ -244,13 +213,13 @@ impl Policy {
                 mlp,
             });
         }
-        let norm = param("model.norm.weight", &[d], Init::Ones)?;
+        let norm = src.param(&root, "model.norm.weight", &[d], Init::Ones, opts)?;
         let lm_head = if config.tie_word_embeddings {
             None
         } else {
             Some(Linear {
                 name: "lm_head".into(),
-                weight: param("lm_head.weight", &[v, d], Init::Normal)?,
+                weight: src.param(&root, "lm_head.weight", &[v, d], Init::Normal, opts)?,
                 bias: None,
                 lora: None,
             })
