@@ -40,7 +40,7 @@ pub fn run(args: Args) -> Result<i32> {
     apply_threads(cfg.run.threads);
     let mut demos = jsonl::read_batch(&args.demos)?.groups;
     let texts = envs::vocabulary_texts(&cfg, &demos)?;
-    let tok = WordTokenizer::build(texts.iter().map(String::as_str));
+    let tok = WordTokenizer::build_with(texts.iter().map(String::as_str), cfg.model.pieces()?);
     let policy = Policy::new_on(&cfg.model, tok, cfg.run.seed, Placement::of(&cfg)?)?;
     preflight::check_context(&cfg, &policy)?;
     sft::tokenize(&mut demos, &policy.tokenizer)?;

@@ -150,6 +150,10 @@ pub struct ModelConfig {
     /// Longest context in tokens (`max_position_embeddings`; rotary positions, so this is
     /// the context budget rather than a table size).
     pub max_context: i64,
+    /// How the word-level tokenizer of a new model cuts texts: `letters` (runs of letters,
+    /// single digits and punctuation) or `words` (whitespace-separated words with their
+    /// punctuation and digits). Ignored with `path` (the folder's tokenizer is used).
+    pub pieces: String,
     /// Weight and activation dtype: `f32`, `bf16` or `f16` (16-bit: f32 master weights and
     /// optimiser moments, 16-bit compute; log-probs in f32).
     pub dtype: String,
@@ -202,6 +206,16 @@ impl LoraConfig {
 }
 
 impl ModelConfig {
+    /// `pieces` parsed (`letters`, `words`); the error names the key.
+    pub fn pieces(&self) -> anyhow::Result<crate::policy::tokenizer::Pieces> {
+        crate::policy::tokenizer::Pieces::parse(&self.pieces).ok_or_else(|| {
+            anyhow::anyhow!(
+                "model.pieces: `{}` is not a way to cut words (letters, words)",
+                self.pieces
+            )
+        })
+    }
+
     /// `dtype` parsed (f32, bf16, f16); the error names the key.
     pub fn dtype(&self) -> anyhow::Result<turnwise_model::DType> {
         match turnwise_model::DType::parse(&self.dtype) {
@@ -239,6 +253,7 @@ impl Default for ModelConfig {
             heads: 4,
             d_ff: 128,
             max_context: 128,
+            pieces: "letters".into(),
             lora: None,
         }
     }

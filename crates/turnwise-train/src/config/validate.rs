@@ -304,6 +304,9 @@ fn model_keys(c: &Config, k: &mut Checks) {
     if let Err(e) = m.dtype() {
         k.fail("model.dtype", strip_key(&e.to_string(), "model.dtype"));
     }
+    if let Err(e) = m.pieces() {
+        k.fail("model.pieces", strip_key(&e.to_string(), "model.pieces"));
+    }
     if let Some(l) = &m.lora {
         k.require(
             "model.lora",

@@ -36,7 +36,15 @@ impl PolicyTokenizer {
         if t["model"]["type"] == "turnwise-word" {
             let pieces: Vec<String> = serde_json::from_value(t["model"]["pieces"].clone())
                 .with_context(|| format!("{}: model.pieces", p.display()))?;
-            return Ok(PolicyTokenizer::Word(WordTokenizer::from_pieces(pieces)));
+            let split = match &t["model"]["split"] {
+                serde_json::Value::Null => super::tokenizer::Pieces::Letters,
+                v => serde_json::from_value(v.clone()).with_context(|| {
+                    format!("{}: model.split: `letters` or `words`", p.display())
+                })?,
+            };
+            return Ok(PolicyTokenizer::Word(WordTokenizer::from_pieces(
+                pieces, split,
+            )));
         }
         let hf = turnwise_model::tokenizer::Tokenizer::from_dir(dir)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -47,8 +55,12 @@ impl PolicyTokenizer {
     pub fn save(&self, dir: &Path) -> Result<()> {
         match self {
             PolicyTokenizer::Word(w) => {
-                let tok =
+                let mut tok =
                     serde_json::json!({"model": {"type": "turnwise-word", "pieces": w.pieces}});
+                // `letters` files stay as they were; `words` is recorded.
+                if w.split != super::tokenizer::Pieces::Letters {
+                    tok["model"]["split"] = serde_json::to_value(w.split)?;
+                }
                 turnwise_core::jsonl::write_atomic(
                     &dir.join("tokenizer.json"),
                     tok.to_string().as_bytes(),
@@ -133,5 +145,40 @@ impl turnwise_model::Decode for PolicyTokenizer {
     fn decode(&self, ids: &[u32]) -> turnwise_model::Result<String> {
         PolicyTokenizer::decode(self, ids)
             .map_err(|e| turnwise_model::ModelError::Tokenizer(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::tokenizer::Pieces;
+
+    #[test]
+    fn the_split_survives_a_save_and_letters_files_keep_their_form() {
+        let text = "Your position is at position 5, 8.\nmove left\n";
+        for split in [Pieces::Letters, Pieces::Words] {
+            let dir = tempfile::tempdir().unwrap();
+            let tok = PolicyTokenizer::Word(WordTokenizer::build_with([text], split));
+            tok.save(dir.path()).unwrap();
+            let saved = std::fs::read_to_string(dir.path().join("tokenizer.json")).unwrap();
+            assert_eq!(saved.contains("\"split\""), split == Pieces::Words);
+            let PolicyTokenizer::Word(back) = PolicyTokenizer::from_dir(dir.path()).unwrap() else {
+                panic!("a word tokenizer loads as one");
+            };
+            assert_eq!(back.split, split);
+            let PolicyTokenizer::Word(orig) = &tok else {
+                unreachable!()
+            };
+            assert_eq!(back.encode(text), orig.encode(text));
+        }
+    }
+
+    #[test]
+    fn an_unknown_split_is_an_error_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = r#"{"model": {"type": "turnwise-word", "pieces": ["<bos>", "<unk>"], "split": "bytes"}}"#;
+        std::fs::write(dir.path().join("tokenizer.json"), json).unwrap();
+        let err = format!("{:#}", PolicyTokenizer::from_dir(dir.path()).err().unwrap());
+        assert!(err.contains("model.split"), "{err}");
     }
 }

@@ -1,7 +1,8 @@
-//! A word-level tokenizer for small from-scratch policies: pieces are runs of letters
-//! (with their leading space), single digits, and single other characters; the vocabulary
-//! is built from the environment's texts, with a per-character fallback so that any text
-//! encodes. Decoding concatenates pieces, so `decode(encode(s)) == s` for every `s` whose
+//! A word-level tokenizer for small from-scratch policies. Two ways to cut a text into
+//! pieces ([`Pieces`]): `letters`, runs of letters (with their leading space), single digits
+//! and single other characters; or `words`, whitespace-separated words with their leading
+//! space, punctuation and digits included (`" 5,"`, `" 8."`). The vocabulary is built from
+//! the environment's texts, with a per-character fallback so that any text encodes. Decoding concatenates pieces, so `decode(encode(s)) == s` for every `s` whose
 //! characters are known. The trainer appends token ids to contexts and never re-tokenises
 //! text it has already encoded (token-in / token-out, `anchors.md`).
 
@@ -14,11 +15,47 @@ pub const BOS: u32 = 0;
 /// Id of the unknown-character token.
 pub const UNK: u32 = 1;
 
+/// How a text is cut into pieces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pieces {
+    /// Runs of letters with their leading space, single digits, single other characters
+    /// ([`split`]): `position 5, 8.` is `" position", " ", "5", ",", " ", "8", "."`.
+    #[default]
+    Letters,
+    /// Whitespace-separated words with their leading space ([`split_words`]): `position 5,
+    /// 8.` is `" position", " 5,", " 8."`, so a number's role (here row or column) is in its
+    /// piece, where `letters` leaves it to the model to find from the position.
+    Words,
+}
+
+impl Pieces {
+    /// Parses `letters` or `words`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "letters" => Some(Pieces::Letters),
+            "words" => Some(Pieces::Words),
+            _ => None,
+        }
+    }
+
+    /// Cuts `text` into pieces.
+    pub fn split(self, text: &str) -> Vec<&str> {
+        match self {
+            Pieces::Letters => split(text),
+            Pieces::Words => split_words(text),
+        }
+    }
+}
+
 /// The vocabulary: piece strings by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WordTokenizer {
     /// Pieces by id; ids 0 and 1 are `<bos>` and `<unk>`.
     pub pieces: Vec<String>,
+    /// How texts are cut into pieces.
+    #[serde(default)]
+    pub split: Pieces,
     #[serde(skip)]
     index: HashMap<String, u32>,
 }
@@ -52,17 +89,47 @@ pub fn split(text: &str) -> Vec<&str> {
     out
 }
 
+/// Splits `text` into whitespace-separated words: a run of non-whitespace characters with
+/// at most one leading space is one piece; every other whitespace character (a newline, a
+/// tab, a space not followed by a word) is a piece of its own.
+pub fn split_words(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let word_at = |j: usize| text[j..].chars().next().is_some_and(|c| !c.is_whitespace());
+    while i < text.len() {
+        let start = i;
+        let ch = text[i..].chars().next().expect("in bounds");
+        if ch == ' ' && i + 1 < text.len() && word_at(i + 1) {
+            i += 1;
+        }
+        if word_at(i) {
+            while i < text.len() && word_at(i) {
+                i += text[i..].chars().next().expect("in bounds").len_utf8();
+            }
+        } else {
+            i += ch.len_utf8();
+        }
+        out.push(&text[start..i]);
+    }
+    out
+}
+
 impl WordTokenizer {
     /// Builds the vocabulary from `texts`: every piece, every character seen, and printable
     /// ASCII plus `\n` and `\t` as a fallback, so any ASCII text round-trips.
     pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::build_with(texts, Pieces::Letters)
+    }
+
+    /// [`WordTokenizer::build`] with the pieces cut by `split`.
+    pub fn build_with<'a>(texts: impl IntoIterator<Item = &'a str>, split: Pieces) -> Self {
         let mut pieces: Vec<String> = vec!["<bos>".into(), "<unk>".into()];
         let mut seen: std::collections::BTreeSet<String> = (b' '..=b'~')
             .chain([b'\n', b'\t'])
             .map(|b| (b as char).to_string())
             .collect();
         for t in texts {
-            for p in split(t) {
+            for p in split.split(t) {
                 seen.insert(p.to_owned());
                 for c in p.chars() {
                     seen.insert(c.to_string());
@@ -70,17 +137,21 @@ impl WordTokenizer {
             }
         }
         pieces.extend(seen);
-        Self::from_pieces(pieces)
+        Self::from_pieces(pieces, split)
     }
 
-    /// A tokenizer from its piece list (as saved).
-    pub fn from_pieces(pieces: Vec<String>) -> Self {
+    /// A tokenizer from its piece list and split (as saved).
+    pub fn from_pieces(pieces: Vec<String>, split: Pieces) -> Self {
         let index = pieces
             .iter()
             .enumerate()
             .map(|(i, p)| (p.clone(), i as u32))
             .collect();
-        WordTokenizer { pieces, index }
+        WordTokenizer {
+            pieces,
+            split,
+            index,
+        }
     }
 
     /// Vocabulary size.
@@ -96,7 +167,7 @@ impl WordTokenizer {
     /// Encodes `text`; unknown pieces fall back to characters, unknown characters to `<unk>`.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut ids = Vec::new();
-        for p in split(text) {
+        for p in self.split.split(text) {
             match self.index.get(p) {
                 Some(&i) => ids.push(i),
                 None => {
@@ -139,5 +210,35 @@ mod tests {
         // Unknown words fall back to characters; any ASCII text round-trips.
         assert_eq!(t.decode(&t.encode("mop {x}")), "mop {x}");
         assert_eq!(t.decode(&t.encode("é")), "");
+    }
+
+    #[test]
+    fn words_keep_punctuation_and_digits_with_the_word() {
+        let obs = "The goal is at position 8, 6. Your position is at position 1, 1 0.\n";
+        assert_eq!(
+            split_words("at position 5, 8.  x\n\tmove up\n"),
+            vec![
+                "at",
+                " position",
+                " 5,",
+                " 8.",
+                " ",
+                " x",
+                "\n",
+                "\t",
+                "move",
+                " up",
+                "\n"
+            ]
+        );
+        let t = WordTokenizer::build_with([obs, "move up\n"], Pieces::Words);
+        // Every piece of a text seen at build time is one id; others fall back to characters.
+        assert_eq!(t.encode(obs).len(), split_words(obs).len());
+        assert_eq!(t.encode("move up\n").len(), 3);
+        for s in [obs, "position 9, 9 9.\nmove left\n", "mop {x}  \n"] {
+            assert_eq!(t.decode(&t.encode(s)), s);
+        }
+        assert_ne!(t.id(" 8,"), t.id(" 8."));
+        assert_eq!(split_words(""), Vec::<&str>::new());
     }
 }

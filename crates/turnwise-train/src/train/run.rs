@@ -159,7 +159,10 @@ impl Trainer {
         let place = Placement::of(&cfg)?;
         let policy = if cfg.model.path.is_empty() {
             let texts = super::envs::vocabulary_texts(&cfg, &demos)?;
-            let tok = crate::policy::WordTokenizer::build(texts.iter().map(String::as_str));
+            let tok = crate::policy::WordTokenizer::build_with(
+                texts.iter().map(String::as_str),
+                cfg.model.pieces()?,
+            );
             Policy::new_on(&cfg.model, tok, cfg.run.seed, place)?
         } else {
             let dir = Path::new(&cfg.model.path);
