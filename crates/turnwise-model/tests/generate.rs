@@ -263,3 +263,28 @@ fn repeated_prompts_prefilled_once_sample_like_separate_rows() {
     // Rows with the same prompt still draw their own samples.
     assert!(fanned[0].tokens != fanned[2].tokens || fanned[0].tokens != fanned[3].tokens);
 }
+
+/// Decoding's logits (the few-row kernel for f32 CPU rows up to 16, torch beyond) equal the
+/// scoring path's (`Policy::logits`, torch's `x Wᵀ`) to float tolerance, at 1 and 2 threads.
+#[test]
+fn decode_logits_equal_the_scoring_head() {
+    let p = qwen();
+    let d = p.config.hidden_size as i64;
+    let threads = tch::get_num_threads();
+    tch::manual_seed(11);
+    for t in [1, 2] {
+        tch::set_num_threads(t);
+        for rows in [1, 5, 8, 16, 17] {
+            let h = Tensor::randn([rows, d], (Kind::Float, Device::Cpu));
+            let (a, b) = tch::no_grad(|| (p.decode_logits(&h).unwrap(), p.logits(&h).unwrap()));
+            assert_eq!(a.size(), b.size());
+            let diff = (&a - &b).abs().max().double_value(&[]);
+            let scale = b.abs().max().double_value(&[]).max(1.0);
+            assert!(
+                diff <= 1e-5 * scale,
+                "{t} threads, {rows} rows: max |Δ| {diff}"
+            );
+        }
+    }
+    tch::set_num_threads(threads);
+}

@@ -106,14 +106,16 @@ impl Policy {
     /// few rows `W hᵀ` is computed instead of `h Wᵀ`: MKL's sgemm then streams the
     /// [V, d] head as its left operand instead of repacking it as the right one on every
     /// call, which halves the cost of SmolLM2's 49,152 × 576 head at 8 rows (docs/model.md,
-    /// "Generation speed"). The values equal [`Policy::logits`] up to float rounding.
+    /// "Generation speed"); f32 on the CPU with up to 16 rows uses the few-row kernel
+    /// ([`super::skinny`]). The values equal [`Policy::logits`] up to float rounding. With
+    /// autograd on, this is [`Policy::logits`].
     pub fn decode_logits(&self, hidden: &Tensor) -> Result<Tensor> {
         let w = match &self.lm_head {
             None => &self.embed,
             Some(h) if h.lora.is_none() && h.bias.is_none() => &h.weight,
             Some(_) => return self.logits(hidden),
         };
-        if hidden.dim() != 2 {
+        if hidden.dim() != 2 || super::recompute::grad_enabled() {
             return self.logits(hidden);
         }
         super::fused::matmul_wt(hidden, w)

@@ -5,18 +5,24 @@
 //! before while decoding with a KV cache reads the block in one matrix product: one
 //! product instead of three (or two) per layer and step, and for a few rows computed as
 //! `W xᵀ` (W streamed as the left operand) instead of `x Wᵀ` (MKL's sgemm repacks the right
-//! operand, the whole weight, on every call; docs/model.md, "Generation speed").
+//! operand, the whole weight, on every call; docs/model.md, "Generation speed"), or for f32 on
+//! the CPU by the few-row kernel of [`super::skinny`].
 
 use super::linear::Linear;
+use super::skinny;
 use crate::error::Result;
 use tch::Tensor;
 
 /// The most rows for which decoding computes `(W xᵀ)ᵀ` rather than `x Wᵀ`.
 pub const FEW_ROWS: i64 = 64;
 
-/// `x Wᵀ` for a 2-D `x` [rows, in] and `w` [out, in]: as `(W xᵀ)ᵀ` for up to
-/// [`FEW_ROWS`] rows, else as `x Wᵀ`. Equal up to float rounding.
+/// `x Wᵀ` for a 2-D `x` [rows, in] and `w` [out, in], without autograd: f32 on the CPU with
+/// up to [`skinny::MAX_ROWS`] rows by the few-row kernel ([`skinny`]); otherwise as
+/// `(W xᵀ)ᵀ` for up to [`FEW_ROWS`] rows, else as `x Wᵀ`. Equal up to float rounding.
 pub fn matmul_wt(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if let Some(y) = skinny::xwt_tensor(x, w)? {
+        return Ok(y);
+    }
     if x.size()[0] <= FEW_ROWS {
         Ok(w.f_matmul(&x.f_transpose(0, 1)?)?.f_transpose(0, 1)?)
     } else {

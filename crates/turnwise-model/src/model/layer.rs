@@ -39,8 +39,8 @@ pub struct LayerCache<'a> {
     pub v: &'a mut Tensor,
     /// First slot this call writes.
     pub start: i64,
-    /// Compute the projections that share an input from their fused block (no autograd;
-    /// [`Fused`]).
+    /// Decoding without autograd: compute the projections that share an input from their
+    /// fused block ([`Fused`]) and the others by [`Linear::forward_decode`].
     pub fused: bool,
 }
 
@@ -92,7 +92,8 @@ impl Attention {
             Some((q, k)) => (Some(q), Some(k)),
             None => (None, None),
         };
-        let (q, k, v) = if cache.as_ref().is_some_and(|c| c.fused) {
+        let fused = cache.as_ref().is_some_and(|c| c.fused);
+        let (q, k, v) = if fused {
             let mut y = self
                 .qkv
                 .forward(x, &[&self.q_proj, &self.k_proj, &self.v_proj])?
@@ -136,7 +137,11 @@ impl Attention {
         let y = y
             .f_transpose(1, 2)?
             .f_reshape([b, t, self.heads * self.head_dim])?;
-        self.o_proj.forward(&y)
+        if fused {
+            self.o_proj.forward_decode(&y)
+        } else {
+            self.o_proj.forward(&y)
+        }
     }
 }
 
@@ -154,7 +159,8 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// Applies the MLP; `fused`: gate and up from their block ([`Fused`], no autograd).
+    /// Applies the MLP; `fused` (no autograd): gate and up from their block ([`Fused`]), down
+    /// by [`Linear::forward_decode`].
     pub fn forward(&self, x: &Tensor, fused: bool) -> Result<Tensor> {
         let (g, u) = if fused {
             let mut y = self
@@ -166,7 +172,12 @@ impl Mlp {
         } else {
             (self.gate_proj.forward(x)?, self.up_proj.forward(x)?)
         };
-        self.down_proj.forward(&g.f_silu()?.f_mul(&u)?)
+        let h = g.f_silu()?.f_mul(&u)?;
+        if fused {
+            self.down_proj.forward_decode(&h)
+        } else {
+            self.down_proj.forward(&h)
+        }
     }
 }
 

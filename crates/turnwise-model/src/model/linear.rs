@@ -41,6 +41,21 @@ impl Linear {
         self.add_adapter(x, y)
     }
 
+    /// [`Linear::forward`] without autograd, for decoding: the product by
+    /// [`super::fused::matmul_wt`] (few rows: no repacking of W), then bias and adapter.
+    pub fn forward_decode(&self, x: &Tensor) -> Result<Tensor> {
+        let mut shape = x.size();
+        let d = shape.pop().unwrap_or(1);
+        let rows: i64 = shape.iter().product();
+        let y = super::fused::matmul_wt(&x.f_reshape([rows, d])?, &self.weight)?;
+        let y = match &self.bias {
+            Some(b) => y.f_add(b)?,
+            None => y,
+        };
+        shape.push(self.weight.size()[0]);
+        self.add_adapter(x, y.f_reshape(&shape)?)
+    }
+
     /// `y + (α/r) x Aᵀ Bᵀ` when the adapter is attached and on, else `y`.
     pub fn add_adapter(&self, x: &Tensor, y: Tensor) -> Result<Tensor> {
         match &self.lora {

@@ -10,6 +10,7 @@ pub mod layer;
 pub mod linear;
 pub mod recompute;
 pub mod rope;
+pub mod skinny;
 mod source;
 
 use crate::checkpoint;

@@ -7,6 +7,7 @@ use super::filter::draw;
 use super::{Decode, Generation, SamplingConfig, StopReason};
 use crate::error::{ModelError, Result};
 use crate::model::cache::KvCache;
+use crate::model::skinny;
 use crate::model::Policy;
 use rand::Rng as _;
 use tch::{Kind, Tensor};
@@ -232,51 +233,65 @@ impl<'a> Session<'a> {
         }
         self.cache.reserve(cfg.max_new_tokens)?;
         let max_stop = cfg.stop_strings.iter().map(String::len).max().unwrap_or(0);
-        for step in 0..cfg.max_new_tokens {
-            let logits = self.last_logits.as_ref().expect("rows started");
-            let uniforms: Vec<f64> = rngs.iter_mut().map(|g| g.random::<f64>()).collect();
-            let d = draw(logits, cfg, &uniforms)?;
-            let mut feed_ids = vec![0i64; b];
-            let mut feed_keep = vec![false; b];
-            for r in 0..b {
-                if done[r] {
-                    continue;
-                }
-                let g = &mut out[r];
-                let tok = d.tokens[r];
-                g.tokens.push(tok);
-                g.logprobs_raw.push(d.raw[r]);
-                g.logprobs_trunc.push(d.trunc[r]);
-                feed_ids[r] = tok as i64;
-                feed_keep[r] = true;
-                if cfg.stop_tokens.contains(&tok) {
-                    g.stop_reason = StopReason::StopToken(tok);
-                    done[r] = true;
-                } else if let (Some(dec), true) = (decoder, max_stop > 0) {
-                    let window = g.tokens.len().min(4 * max_stop + 8);
-                    let text = dec.decode(&g.tokens[g.tokens.len() - window..])?;
-                    if let Some(s) = cfg.stop_strings.iter().find(|s| text.contains(s.as_str())) {
-                        g.stop_reason = StopReason::StopString(s.clone());
+        // On the CPU in f32 the per-step products are the few-row kernel's, which runs its
+        // own threads; torch's own ops then run single-threaded (`skinny::decoding`).
+        let own_threads = self.policy.device() == tch::Device::Cpu
+            && self.policy.dtype().kind() == Kind::Float
+            && b as i64 <= skinny::MAX_ROWS;
+        let mut run = || -> Result<()> {
+            for step in 0..cfg.max_new_tokens {
+                let logits = self.last_logits.as_ref().expect("rows started");
+                let uniforms: Vec<f64> = rngs.iter_mut().map(|g| g.random::<f64>()).collect();
+                let d = draw(logits, cfg, &uniforms)?;
+                let mut feed_ids = vec![0i64; b];
+                let mut feed_keep = vec![false; b];
+                for r in 0..b {
+                    if done[r] {
+                        continue;
+                    }
+                    let g = &mut out[r];
+                    let tok = d.tokens[r];
+                    g.tokens.push(tok);
+                    g.logprobs_raw.push(d.raw[r]);
+                    g.logprobs_trunc.push(d.trunc[r]);
+                    feed_ids[r] = tok as i64;
+                    feed_keep[r] = true;
+                    if cfg.stop_tokens.contains(&tok) {
+                        g.stop_reason = StopReason::StopToken(tok);
+                        done[r] = true;
+                    } else if let (Some(dec), true) = (decoder, max_stop > 0) {
+                        let window = g.tokens.len().min(4 * max_stop + 8);
+                        let text = dec.decode(&g.tokens[g.tokens.len() - window..])?;
+                        if let Some(s) = cfg.stop_strings.iter().find(|s| text.contains(s.as_str()))
+                        {
+                            g.stop_reason = StopReason::StopString(s.clone());
+                            done[r] = true;
+                        }
+                    }
+                    if step + 1 == cfg.max_new_tokens && !done[r] {
                         done[r] = true;
                     }
                 }
-                if step + 1 == cfg.max_new_tokens && !done[r] {
-                    done[r] = true;
-                }
-            }
-            if done.iter().all(|&x| x) || step + 1 == cfg.max_new_tokens {
-                for ((p, &k), &id) in self.pending.iter_mut().zip(&feed_keep).zip(&feed_ids) {
-                    if k {
-                        p.push(id as u32);
+                if done.iter().all(|&x| x) || step + 1 == cfg.max_new_tokens {
+                    for ((p, &k), &id) in self.pending.iter_mut().zip(&feed_keep).zip(&feed_ids) {
+                        if k {
+                            p.push(id as u32);
+                        }
                     }
+                    break;
                 }
-                break;
+                let pos = self.next_pos.clone();
+                for (p, &k) in self.next_pos.iter_mut().zip(&feed_keep) {
+                    *p += k as i64;
+                }
+                self.feed(&feed_ids, &pos, &feed_keep, 1, &feed_keep)?;
             }
-            let pos = self.next_pos.clone();
-            for (p, &k) in self.next_pos.iter_mut().zip(&feed_keep) {
-                *p += k as i64;
-            }
-            self.feed(&feed_ids, &pos, &feed_keep, 1, &feed_keep)?;
+            Ok(())
+        };
+        if own_threads {
+            skinny::decoding(run)?;
+        } else {
+            run()?;
         }
         Ok(out)
     }

@@ -1,0 +1,132 @@
+//! `y = x Wᵀ` for a few rows of `x` (decoding: one row per sequence), f32 on the CPU, without
+//! packing. Each weight row is read from memory once and multiplied against every row of
+//! `x`, which stays in L1; the products are vectorised (AVX-512F or AVX2 + FMA, chosen at run
+//! time, else plain Rust) and split over torch's intra-op thread count by blocks of weight
+//! rows. A BLAS sgemm (MKL's, through torch) instead copies ("packs") the weight, the large
+//! operand, on every call, which for 8 rows costs more than the multiply; the `gemm` and
+//! `matrixmultiply` crates pack as well and measured 2–3× slower than this kernel on
+//! SmolLM2's shapes (docs/model.md, "Generation speed").
+
+mod kernel;
+mod team;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+pub use kernel::{detect, xwt, xwt_with, Isa, ShapeError};
+
+use crate::error::Result;
+use std::cell::Cell;
+use tch::{Device, Kind, Tensor};
+
+/// The most rows of `x` the kernel takes (beyond it a BLAS sgemm's packing pays off).
+pub const MAX_ROWS: i64 = 16;
+
+thread_local! {
+    /// The kernel's thread count inside [`decoding`] on this thread.
+    static DECODE_THREADS: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Runs `f` (a decoding loop on this thread) with torch's intra-op threads set to 1 and the
+/// kernel's to the count torch had, restored afterwards (also on a panic).
+///
+/// With a KV cache the products are the kernel's, and what torch still computes per step is
+/// small (norms, rotary, attention over the cached keys, sampling). At more than one torch
+/// thread each such op opens an OpenMP region whose workers then spin for milliseconds,
+/// taking the cores from the kernel's helpers and, on a machine shared with other processes,
+/// making each region wait at its barrier for a descheduled worker (docs/model.md,
+/// "Generation speed").
+pub fn decoding<R>(f: impl FnOnce() -> R) -> R {
+    let threads = tch::get_num_threads();
+    if threads <= 1 {
+        return f();
+    }
+    /// Puts the thread counts back.
+    struct Restore(i32, Option<usize>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            tch::set_num_threads(self.0);
+            DECODE_THREADS.with(|c| c.set(self.1));
+        }
+    }
+    let prev = DECODE_THREADS.with(|c| c.replace(Some(threads as usize)));
+    let _restore = Restore(threads, prev);
+    tch::set_num_threads(1);
+    f()
+}
+
+/// `x Wᵀ` [m, n] for `x` [m, k] and `w` [n, k] through the kernel, on torch's intra-op
+/// thread count (inside [`decoding`]: the count before it), or `None` when it does not
+/// apply: not both f32 on the CPU, not 2-D with equal k, `w` not contiguous, an empty
+/// operand, or more than [`MAX_ROWS`] rows. The result does not track gradients: call it
+/// only without autograd.
+pub fn xwt_tensor(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
+    let (xs, ws) = (x.size(), w.size());
+    let applies = xs.len() == 2
+        && ws.len() == 2
+        && xs[1] == ws[1]
+        && (1..=MAX_ROWS).contains(&xs[0])
+        && ws[0] > 0
+        && ws[1] > 0
+        && x.kind() == Kind::Float
+        && w.kind() == Kind::Float
+        && x.device() == Device::Cpu
+        && w.device() == Device::Cpu
+        && w.is_contiguous();
+    if !applies {
+        return Ok(None);
+    }
+    let (m, n, k) = (xs[0] as usize, ws[0] as usize, ws[1] as usize);
+    let x = x.f_contiguous()?;
+    let y = Tensor::f_empty([xs[0], ws[0]], (Kind::Float, Device::Cpu))?;
+    let threads = DECODE_THREADS
+        .with(Cell::get)
+        .unwrap_or_else(|| usize::try_from(tch::get_num_threads()).unwrap_or(1))
+        .max(1);
+    // SAFETY: `x`, `w` and `y` are contiguous f32 CPU tensors of m·k, n·k and m·n elements
+    // (checked above; `y` freshly allocated), alive for this scope, and `y` is not aliased.
+    let done = unsafe {
+        let xd = std::slice::from_raw_parts(x.data_ptr() as *const f32, m * k);
+        let wd = std::slice::from_raw_parts(w.data_ptr() as *const f32, n * k);
+        let yd = std::slice::from_raw_parts_mut(y.data_ptr() as *mut f32, m * n);
+        xwt(xd, wd, yd, (m, n, k), threads)
+    };
+    match done {
+        Ok(()) => Ok(Some(y)),
+        Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_product_equals_torch_and_declines_what_it_cannot_take() {
+        tch::manual_seed(3);
+        for (m, n, k) in [(1, 7, 5), (8, 300, 64), (16, 49, 130)] {
+            let x = Tensor::randn([m, k], (Kind::Float, Device::Cpu));
+            let w = Tensor::randn([n, k], (Kind::Float, Device::Cpu));
+            let y = xwt_tensor(&x, &w).unwrap().expect("applies");
+            let r = x.matmul(&w.tr());
+            let diff = (&y - &r).abs().max().double_value(&[]);
+            assert!(diff < 1e-4, "m{m} n{n} k{k}: max |Δ| {diff}");
+            // A non-contiguous x (a column slice) is copied first and gives the same.
+            let wide = Tensor::cat(&[&x, &x], 1);
+            let y2 = xwt_tensor(&wide.narrow(1, 0, k), &w)
+                .unwrap()
+                .expect("applies");
+            assert!(y2.equal(&y));
+        }
+        let x = Tensor::randn([4, 8], (Kind::Float, Device::Cpu));
+        let w = Tensor::randn([6, 8], (Kind::Float, Device::Cpu));
+        let none = |x: &Tensor, w: &Tensor| xwt_tensor(x, w).unwrap().is_none();
+        assert!(none(&x.to_kind(Kind::Double), &w.to_kind(Kind::Double)));
+        assert!(none(&x, &w.tr().contiguous().tr()));
+        assert!(none(
+            &Tensor::randn([17, 8], (Kind::Float, Device::Cpu)),
+            &w
+        ));
+        assert!(none(&x, &Tensor::randn([6, 7], (Kind::Float, Device::Cpu))));
+        assert!(none(&x.unsqueeze(0), &w));
+    }
+}
