@@ -19,7 +19,13 @@ fn products(c: &mut Criterion) {
     let rows = 8;
     let mut g = c.benchmark_group(format!("xwt_8rows_{threads}threads"));
     g.sample_size(20);
-    for (n, k) in [(960, 576), (576, 576), (3072, 576), (576, 1536), (49152, 576)] {
+    for (n, k) in [
+        (960, 576),
+        (576, 576),
+        (3072, 576),
+        (576, 1536),
+        (49152, 576),
+    ] {
         let x = Tensor::randn([rows, k], (Kind::Float, Device::Cpu));
         let w = Tensor::randn([n, k], (Kind::Float, Device::Cpu));
         g.bench_function(format!("{n}x{k}/kernel"), |b| {
