@@ -4,8 +4,9 @@
 //! Not torch's OpenMP team (reachable through libgomp's `GOMP_parallel`): a parallel region
 //! ends at a barrier, and on a machine whose cores other processes keep busy the caller then
 //! waits for a descheduled worker to start. Measured on the shared 2-core machine at load
-//! 3.5–4.5, 8 × 64 tokens, 2 threads: 78 s wall on torch's team against 24–61 s here. Here
-//! the caller waits only for chunks that a helper has already taken.
+//! 3.5–4.5, 8 × 64 tokens, 2 threads, 3 runs each: 52–91 s wall on torch's team against
+//! 24–61 s here (`model generate`). Here the caller waits only for chunks that a helper has
+//! already taken.
 
 use super::kernel::Job;
 use std::sync::atomic::Ordering;
