@@ -37,7 +37,7 @@ pub fn table(s: &Summary) -> String {
         let base = s.baseline.as_deref().unwrap_or("baseline");
         let _ = writeln!(
             out,
-            "**`{env}`** ({metric})\n\n| method | final, mean [95% CI] | per seed | AUC | seeds ≥ {target} | Δ vs {base} [95% CI] | p (sign-flip) |\n|---|---|---|---|---|---|---|"
+            "**`{env}`** ({metric})\n\n| method | final, mean [95% CI] | per seed | AUC | seeds reaching {target} | Δ vs {base} [95% CI] | p (sign-flip) |\n|---|---|---|---|---|---|---|"
         );
         for g in rows {
             let seeds: Vec<String> = g
