@@ -2,8 +2,9 @@
 //! pieces ([`Pieces`]): `letters`, runs of letters (with their leading space), single digits
 //! and single other characters; or `words`, whitespace-separated words with their leading
 //! space, punctuation and digits included (`" 5,"`, `" 8."`). The vocabulary is built from
-//! the environment's texts, with a per-character fallback so that any text encodes. Decoding concatenates pieces, so `decode(encode(s)) == s` for every `s` whose
-//! characters are known. The trainer appends token ids to contexts and never re-tokenises
+//! the environment's texts, with a per-character fallback so that any text encodes.
+//! Decoding concatenates pieces, so `decode(encode(s)) == s` for every `s` whose characters
+//! are known. The trainer appends token ids to contexts and never re-tokenises
 //! text it has already encoded (token-in / token-out, `anchors.md`).
 
 use std::collections::HashMap;
@@ -62,49 +63,30 @@ pub struct WordTokenizer {
 
 /// Splits `text` into pieces: `[ ]?[A-Za-z]+`, single digits, single other characters.
 pub fn split(text: &str) -> Vec<&str> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < text.len() {
-        let start = i;
-        let ch = text[i..].chars().next().expect("in bounds");
-        let letters = |j: usize| {
-            text[j..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
-        };
-        if ch == ' ' && i + 1 < b.len() && letters(i + 1) {
-            i += 1;
-        }
-        if letters(i) {
-            while i < b.len() && letters(i) {
-                i += 1;
-            }
-        } else {
-            i += ch.len_utf8();
-        }
-        out.push(&text[start..i]);
-    }
-    out
+    runs(text, |c| c.is_ascii_alphabetic())
 }
 
 /// Splits `text` into whitespace-separated words: a run of non-whitespace characters with
 /// at most one leading space is one piece; every other whitespace character (a newline, a
 /// tab, a space not followed by a word) is a piece of its own.
 pub fn split_words(text: &str) -> Vec<&str> {
+    runs(text, |c| !c.is_whitespace())
+}
+
+/// Cuts `text` into maximal runs of characters where `in_run` holds, each with at most one
+/// leading space, and every other character on its own.
+fn runs(text: &str, in_run: impl Fn(char) -> bool) -> Vec<&str> {
+    let at = |j: usize| text[j..].chars().next().filter(|&c| in_run(c));
     let mut out = Vec::new();
     let mut i = 0;
-    let word_at = |j: usize| text[j..].chars().next().is_some_and(|c| !c.is_whitespace());
-    while i < text.len() {
+    while let Some(ch) = text[i..].chars().next() {
         let start = i;
-        let ch = text[i..].chars().next().expect("in bounds");
-        if ch == ' ' && i + 1 < text.len() && word_at(i + 1) {
+        if ch == ' ' && at(i + 1).is_some() {
             i += 1;
         }
-        if word_at(i) {
-            while i < text.len() && word_at(i) {
-                i += text[i..].chars().next().expect("in bounds").len_utf8();
+        if at(i).is_some() {
+            while let Some(c) = at(i) {
+                i += c.len_utf8();
             }
         } else {
             i += ch.len_utf8();
