@@ -30,6 +30,21 @@ pub fn matmul_wt(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// `x Wᵀ + b` for `x` [.., in] and `w` [out, in] → [.., out], without autograd: the leading
+/// dimensions flattened into rows for [`matmul_wt`].
+pub fn linear_decode(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let mut shape = x.size();
+    let d = shape.pop().unwrap_or(1);
+    let rows: i64 = shape.iter().product();
+    let y = matmul_wt(&x.f_reshape([rows, d])?, w)?;
+    let y = match bias {
+        Some(b) => y.f_add(b)?,
+        None => y,
+    };
+    shape.push(w.size()[0]);
+    Ok(y.f_reshape(&shape)?)
+}
+
 /// The shared storage of a group of projections with the same input.
 #[derive(Debug)]
 pub struct Fused {
@@ -76,22 +91,13 @@ impl Fused {
     /// `x` [.., in], from one product with the block; active LoRA adapters are added per
     /// part. Without autograd only (the block is not a parameter).
     pub fn forward(&self, x: &Tensor, parts: &[&Linear]) -> Result<Vec<Tensor>> {
-        let mut shape = x.size();
-        let d = shape.pop().unwrap_or(1);
-        let rows: i64 = shape.iter().product();
-        let y = matmul_wt(&x.f_reshape([rows, d])?, &self.weight)?;
-        let y = match &self.bias {
-            Some(b) => y.f_add(b)?,
-            None => y,
-        };
+        let y = linear_decode(x, &self.weight, self.bias.as_ref())?;
         let mut off = 0;
         parts
             .iter()
             .map(|p| {
                 let n = p.weight.size()[0];
-                let mut out_shape = shape.clone();
-                out_shape.push(n);
-                let part = y.f_narrow(1, off, n)?.f_reshape(&out_shape)?;
+                let part = y.f_narrow(-1, off, n)?;
                 off += n;
                 p.add_adapter(x, part)
             })

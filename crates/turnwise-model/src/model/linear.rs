@@ -42,18 +42,10 @@ impl Linear {
     }
 
     /// [`Linear::forward`] without autograd, for decoding: the product by
-    /// [`super::fused::matmul_wt`] (few rows: no repacking of W), then bias and adapter.
+    /// [`super::fused::linear_decode`] (few rows: no repacking of W), then the adapter.
     pub fn forward_decode(&self, x: &Tensor) -> Result<Tensor> {
-        let mut shape = x.size();
-        let d = shape.pop().unwrap_or(1);
-        let rows: i64 = shape.iter().product();
-        let y = super::fused::matmul_wt(&x.f_reshape([rows, d])?, &self.weight)?;
-        let y = match &self.bias {
-            Some(b) => y.f_add(b)?,
-            None => y,
-        };
-        shape.push(self.weight.size()[0]);
-        self.add_adapter(x, y.f_reshape(&shape)?)
+        let y = super::fused::linear_decode(x, &self.weight, self.bias.as_ref())?;
+        self.add_adapter(x, y)
     }
 
     /// `y + (α/r) x Aᵀ Bᵀ` when the adapter is attached and on, else `y`.
