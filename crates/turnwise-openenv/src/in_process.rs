@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use crate::hosted::{python, servers_dir};
 
 /// Expert episodes played by one side of `turnwise env bench`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
 pub struct Played {
     /// Steps taken.
     pub steps: usize,
@@ -61,19 +61,37 @@ impl InProcessLoop {
         self.output
             .read_line(&mut line)
             .map_err(|e| format!("bench.py: {e}"))?;
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .map_err(|_| format!("bench.py answered {line:?} (its errors are above)"))?;
-        Ok(Played {
-            steps: v["steps"].as_u64().unwrap_or(0) as usize,
-            seconds: v["seconds"].as_f64().unwrap_or(f64::NAN),
-            cpu_seconds: v["cpu_seconds"].as_f64().unwrap_or(f64::NAN),
-        })
+        parse_played(&line)
     }
+}
+
+/// Reads `bench.py`'s answer line: `{"steps", "seconds", "cpu_seconds"}`, every key
+/// required (a missing or mistyped one is an error naming it, not a zero).
+fn parse_played(line: &str) -> Result<Played, String> {
+    serde_json::from_str(line)
+        .map_err(|e| format!("bench.py answered {line:?}: {e} (its errors are above)"))
 }
 
 impl Drop for InProcessLoop {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_played;
+
+    #[test]
+    fn answers_parse_and_missing_keys_are_errors() {
+        let p = parse_played(r#"{"steps": 12, "seconds": 0.5, "cpu_seconds": 0.25}"#).unwrap();
+        assert_eq!(p.steps, 12);
+        assert_eq!((p.seconds, p.cpu_seconds), (0.5, 0.25));
+        let e = parse_played(r#"{"steps": 12, "seconds": 0.5}"#).unwrap_err();
+        assert!(e.contains("cpu_seconds"), "{e}");
+        let e = parse_played(r#"{"steps": "12", "seconds": 0.5, "cpu_seconds": 0.2}"#).unwrap_err();
+        assert!(e.contains("invalid type"), "{e}");
+        assert!(parse_played("Traceback (most recent call last):").is_err());
     }
 }
