@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from websockets.frames import Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 import wire
@@ -201,9 +202,12 @@ class _Connection(asyncio.Protocol):
         self._flush()
 
     def _close_with(self, reply: Optional[str]) -> None:
-        if reply is not None:
-            self.ws.send_text(reply.encode())
-        self.ws.send_close(1000)
+        # A client that sends "close" and then its close frame in one read leaves the
+        # connection already closing: nothing more can be sent, only the session ended.
+        if self.ws.state is State.OPEN:
+            if reply is not None:
+                self.ws.send_text(reply.encode())
+            self.ws.send_close(1000)
         self._end_session()
 
     def _end_session(self) -> None:

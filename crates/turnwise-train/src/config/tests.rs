@@ -6,6 +6,50 @@ fn built_in_default_parses() {
     assert_eq!(c.env.name, "lmrl/maze-fo");
 }
 
+/// Every file under `configs/` loads and passes validation, so a shipped job never fails
+/// on its own keys (each names the environment it says it runs). A relative `model.path`
+/// is read from the repository root, where the README's commands run (`configs/smollm2.toml`
+/// names the set-up script's `.models/` GGUF). The environments the binary adds
+/// (`openenv`, TextWorld, ScienceWorld) are registered first, as `turnwise` does.
+/// `configs/openenv.toml` is left out: loading it connects to the server it names, which
+/// its header says to start first (the OpenEnv client tests run one).
+#[test]
+fn every_shipped_config_parses() {
+    turnwise_openenv::register();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(root.join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") || path.ends_with("openenv.toml") {
+            continue;
+        }
+        let table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        let model_path = table
+            .get("model")
+            .and_then(|m| m.get("path"))
+            .and_then(|p| p.as_str())
+            .filter(|p| !p.is_empty() && std::path::Path::new(p).is_relative());
+        let sets: Vec<String> = model_path
+            .map(|p| format!("model.path={:?}", root.join(p).display().to_string()))
+            .into_iter()
+            .collect();
+        let c = load(Some(&path), &sets).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        seen.push((stem, c.env.name));
+    }
+    seen.sort();
+    let env_of = |stem: &str| {
+        seen.iter()
+            .find(|(s, _)| s == stem)
+            .map(|(_, e)| e.as_str())
+    };
+    assert_eq!(env_of("maze"), Some("lmrl/maze-fo"));
+    assert_eq!(env_of("wordle"), Some("lmrl/wordle"));
+    assert_eq!(env_of("frozenlake"), Some("ragen/frozenlake"));
+    assert_eq!(env_of("sokoban"), Some("ragen/sokoban"));
+    assert_eq!(env_of("scienceworld"), Some("scienceworld"));
+}
+
 #[test]
 fn unknown_key_is_rejected_with_suggestion_and_path() {
     let e = parse("[loss]\nclip_hgh = 0.3\n", "x.toml", &[])
