@@ -12,6 +12,7 @@ pub mod recompute;
 pub mod rope;
 pub mod skinny;
 mod source;
+pub mod step;
 
 use crate::checkpoint;
 use crate::config::ModelConfig;

@@ -125,7 +125,9 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Runs the model on a [B, t] block and updates the last logits of rows with new tokens.
+    /// Runs the model on a [B, t] block and updates the last logits of rows with new tokens:
+    /// one token per row by [`Policy::decode_step`] where it applies, else by
+    /// [`Session::forward_block`].
     fn feed(
         &mut self,
         ids: &[i64],
@@ -135,6 +137,33 @@ impl<'a> Session<'a> {
         has_new: &[bool],
     ) -> Result<()> {
         let b = has_new.len() as i64;
+        let dev = self.policy.device();
+        let stepped = if t == 1 {
+            let (policy, cache) = (self.policy, &mut self.cache);
+            tch::no_grad(|| policy.decode_step(ids, pos, keep, cache))?
+        } else {
+            None
+        };
+        let logits = match stepped {
+            Some(l) => l,
+            None => self.forward_block(ids, pos, keep, t)?,
+        };
+        let logits = logits.f_to_kind(Kind::Float)?;
+        self.last_logits = Some(match (&self.last_logits, has_new.iter().all(|&n| n)) {
+            (Some(old), false) => {
+                let m = Tensor::f_from_slice(has_new)?
+                    .f_view([b, 1])?
+                    .f_to_device(dev)?;
+                logits.f_where_self(&m, old)?
+            }
+            _ => logits,
+        });
+        Ok(())
+    }
+
+    /// The logits [B, V] after a [B, t] block, by torch's forward pass with the cache.
+    fn forward_block(&mut self, ids: &[i64], pos: &[i64], keep: &[bool], t: i64) -> Result<Tensor> {
+        let b = (ids.len() as i64) / t;
         let dev = self.policy.device();
         let ids_t = Tensor::f_from_slice(ids)?
             .f_view([b, t])?
@@ -151,7 +180,7 @@ impl<'a> Session<'a> {
                     .f_to_device(dev)?,
             )
         };
-        let logits = tch::no_grad(|| -> Result<Tensor> {
+        tch::no_grad(|| -> Result<Tensor> {
             let h = self.policy.forward_hidden(
                 &ids_t,
                 &pos_t,
@@ -160,18 +189,7 @@ impl<'a> Session<'a> {
             )?;
             self.policy
                 .decode_logits(&h.f_narrow(1, t - 1, 1)?.f_squeeze_dim(1)?)
-        })?;
-        let logits = logits.f_to_kind(Kind::Float)?;
-        self.last_logits = Some(match (&self.last_logits, has_new.iter().all(|&n| n)) {
-            (Some(old), false) => {
-                let m = Tensor::f_from_slice(has_new)?
-                    .f_view([b, 1])?
-                    .f_to_device(dev)?;
-                logits.f_where_self(&m, old)?
-            }
-            _ => logits,
-        });
-        Ok(())
+        })
     }
 
     /// Continues every row; see [`Session::generate_rows`].

@@ -68,9 +68,9 @@ pub(super) struct Job {
     mnk: (usize, usize, usize),
     /// Weight rows per chunk, and chunks.
     rows: usize,
-    pub(super) chunks: usize,
+    chunks: usize,
     next: AtomicUsize,
-    pub(super) done: AtomicUsize,
+    done: AtomicUsize,
 }
 
 // SAFETY: the pointers are dereferenced only for a chunk taken from `next` (each once, each
@@ -79,9 +79,17 @@ pub(super) struct Job {
 unsafe impl Send for Job {}
 unsafe impl Sync for Job {}
 
-impl Job {
+impl team::Chunked for Job {
+    fn chunks(&self) -> usize {
+        self.chunks
+    }
+
+    fn finished(&self) -> usize {
+        self.done.load(Ordering::Acquire)
+    }
+
     /// Takes chunks until none is left.
-    pub(super) fn work(&self) {
+    fn work(&self) {
         let (m, n, k) = self.mnk;
         loop {
             let c = self.next.fetch_add(1, Ordering::Relaxed);

@@ -13,6 +13,7 @@ mod team;
 mod x86;
 
 pub use kernel::{detect, xwt, xwt_with, Isa, ShapeError};
+pub use team::for_each_task;
 
 use crate::error::Result;
 use std::cell::Cell;
@@ -54,6 +55,15 @@ pub fn decoding<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The kernel's thread count on this thread: inside [`decoding`] the count torch had before
+/// it, else torch's intra-op thread count (at least 1).
+pub fn threads() -> usize {
+    DECODE_THREADS
+        .with(Cell::get)
+        .unwrap_or_else(|| usize::try_from(tch::get_num_threads()).unwrap_or(1))
+        .max(1)
+}
+
 /// `x Wᵀ` [m, n] for `x` [m, k] and `w` [n, k] through the kernel, on torch's intra-op
 /// thread count (inside [`decoding`]: the count before it), or `None` when it does not
 /// apply: not both f32 on the CPU, not 2-D with equal k, `w` not contiguous, an empty
@@ -78,10 +88,7 @@ pub fn xwt_tensor(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
     let (m, n, k) = (xs[0] as usize, ws[0] as usize, ws[1] as usize);
     let x = x.f_contiguous()?;
     let y = Tensor::f_empty([xs[0], ws[0]], (Kind::Float, Device::Cpu))?;
-    let threads = DECODE_THREADS
-        .with(Cell::get)
-        .unwrap_or_else(|| usize::try_from(tch::get_num_threads()).unwrap_or(1))
-        .max(1);
+    let threads = threads();
     // SAFETY: `x`, `w` and `y` are contiguous f32 CPU tensors of m·k, n·k and m·n elements
     // (checked above; `y` freshly allocated), alive for this scope, and `y` is not aliased.
     let done = unsafe {
