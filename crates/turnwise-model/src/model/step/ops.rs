@@ -240,4 +240,42 @@ mod tests {
         );
         close(&out, &vec(&want), 1e-5);
     }
+
+    /// The AVX-512 and AVX2 copies of [`attend`] (whichever this CPU has) equal the portable
+    /// body, so a CPU that dispatches to another copy than the test machine's computes the
+    /// same attention (S = 37 and d = 40 leave remainders after 16-lane chunks).
+    #[test]
+    fn every_instruction_set_attends_as_the_portable_body() {
+        tch::manual_seed(9);
+        let opts = (Kind::Float, Device::Cpu);
+        let (q, k, v) = (
+            vec(&Tensor::randn([40], opts)),
+            vec(&Tensor::randn([37, 40], opts)),
+            vec(&Tensor::randn([37, 40], opts)),
+        );
+        let seen: Vec<u8> = (0..37).map(|j| (j % 5 != 3) as u8).collect();
+        let run = |f: &dyn Fn(&mut [f32], &mut [f32])| {
+            let (mut scores, mut out) = (vec![0f32; 37], vec![0f32; 40]);
+            f(&mut scores, &mut out);
+            out
+        };
+        let want = run(&|s, o| attend_body(&q, &k, &v, &seen, 36, s, o));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked above).
+                let got = run(&|s, o| unsafe { attend_avx512(&q, &k, &v, &seen, 36, s, o) });
+                close(&got, &want, 1e-6);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU has AVX2 and FMA (checked above).
+                let got = run(&|s, o| unsafe { attend_avx2(&q, &k, &v, &seen, 36, s, o) });
+                close(&got, &want, 1e-6);
+            }
+        }
+        let dispatched = run(&|s, o| attend(&q, &k, &v, &seen, 36, s, o));
+        close(&dispatched, &want, 1e-6);
+    }
 }
