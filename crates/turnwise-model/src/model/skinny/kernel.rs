@@ -137,8 +137,15 @@ unsafe fn block(
 
 /// A dot product with 8 independent partial sums (vectorised by the compiler).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    dot_lanes::<8>(a, b)
+}
+
+/// Sum of `a[i]·b[i]` with `L` independent partial sums, so the compiler vectorises it
+/// (floats are not reassociated otherwise); the order of the sums is fixed by `L`.
+#[inline(always)]
+pub fn dot_lanes<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; L];
+    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
     let tail: f32 = ac
         .remainder()
         .iter()
@@ -146,7 +153,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(p, q)| p * q)
         .sum();
     for (p, q) in ac.zip(bc) {
-        for l in 0..8 {
+        for l in 0..L {
             acc[l] += p[l] * q[l];
         }
     }

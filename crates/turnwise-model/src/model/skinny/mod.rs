@@ -12,7 +12,7 @@ mod team;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use kernel::{detect, xwt, xwt_with, Isa, ShapeError};
+pub use kernel::{detect, dot_lanes, xwt, xwt_with, Isa, ShapeError};
 pub use team::for_each_task;
 
 use crate::error::Result;

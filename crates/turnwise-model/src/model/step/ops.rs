@@ -5,20 +5,7 @@
 /// Sum of `a[i]·b[i]` with 16 independent partial sums (vectorised by the compiler).
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 16];
-    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(p, q)| p * q)
-        .sum();
-    for (p, q) in ac.zip(bc) {
-        for l in 0..16 {
-            acc[l] += p[l] * q[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    crate::model::skinny::dot_lanes::<16>(a, b)
 }
 
 /// RMSNorm (Zhang & Sennrich 2019, Eq. 4) of every row of `x` (rows of `g.len()` floats) in
