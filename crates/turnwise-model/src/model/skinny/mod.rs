@@ -64,6 +64,38 @@ pub fn threads() -> usize {
         .max(1)
 }
 
+/// The elements of `t` when it is a contiguous f32 CPU tensor, else `None`.
+pub fn floats(t: &Tensor) -> Option<&[f32]> {
+    if t.kind() != Kind::Float || t.device() != Device::Cpu || !t.is_contiguous() {
+        return None;
+    }
+    let n = t.numel();
+    if n == 0 {
+        return Some(&[]);
+    }
+    // SAFETY: a contiguous f32 CPU tensor holds `numel` floats from its data pointer; the
+    // storage lives at least as long as the borrowed handle `t`. Nothing writes to it while
+    // the slice is in use: the callers pass weights, which are only read during decoding
+    // (in-place updates need `&mut` access to the policy, which decoding's `&self`
+    // excludes), or tensors they made themselves.
+    Some(unsafe { std::slice::from_raw_parts(t.data_ptr() as *const f32, n) })
+}
+
+/// The elements of `t` for writing when it is a contiguous f32 CPU tensor, else `None`.
+pub fn floats_mut(t: &mut Tensor) -> Option<&mut [f32]> {
+    if t.kind() != Kind::Float || t.device() != Device::Cpu || !t.is_contiguous() {
+        return None;
+    }
+    let n = t.numel();
+    if n == 0 {
+        return Some(&mut []);
+    }
+    // SAFETY: as in `floats`; `t` is borrowed mutably, and the tensors passed here (a
+    // cache's keys and values, a freshly allocated product) own their storage: no view of
+    // it outlives a call.
+    Some(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) })
+}
+
 /// `x Wᵀ` [m, n] for `x` [m, k] and `w` [n, k] through the kernel, on torch's intra-op
 /// thread count (inside [`decoding`]: the count before it), or `None` when it does not
 /// apply: not both f32 on the CPU, not 2-D with equal k, `w` not contiguous, an empty
@@ -85,18 +117,20 @@ pub fn xwt_tensor(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
     if !applies {
         return Ok(None);
     }
-    let (m, n, k) = (xs[0] as usize, ws[0] as usize, ws[1] as usize);
     let x = x.f_contiguous()?;
-    let y = Tensor::f_empty([xs[0], ws[0]], (Kind::Float, Device::Cpu))?;
+    let mut y = Tensor::f_empty([xs[0], ws[0]], (Kind::Float, Device::Cpu))?;
     let threads = threads();
-    // SAFETY: `x`, `w` and `y` are contiguous f32 CPU tensors of m·k, n·k and m·n elements
-    // (checked above; `y` freshly allocated), alive for this scope, and `y` is not aliased.
-    let done = unsafe {
-        let xd = std::slice::from_raw_parts(x.data_ptr() as *const f32, m * k);
-        let wd = std::slice::from_raw_parts(w.data_ptr() as *const f32, n * k);
-        let yd = std::slice::from_raw_parts_mut(y.data_ptr() as *mut f32, m * n);
-        xwt(xd, wd, yd, (m, n, k), threads)
+    let (xd, wd) = (floats(&x), floats(w));
+    let (Some(xd), Some(wd), Some(yd)) = (xd, wd, floats_mut(&mut y)) else {
+        return Ok(None);
     };
+    let done = xwt(
+        xd,
+        wd,
+        yd,
+        (xs[0] as usize, ws[0] as usize, ws[1] as usize),
+        threads,
+    );
     match done {
         Ok(()) => Ok(Some(y)),
         Err(_) => Ok(None),

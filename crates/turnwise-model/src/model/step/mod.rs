@@ -16,12 +16,12 @@ mod ops;
 mod weights;
 
 use super::cache::KvCache;
-use super::skinny;
+use super::skinny::{self, floats, floats_mut};
 use super::Policy;
 use crate::error::Result;
 use std::sync::{Mutex, PoisonError};
 use tch::{Device, Kind, Tensor};
-use weights::{floats, floats_mut, LayerWeights};
+use weights::LayerWeights;
 
 /// `y = x Wᵀ (+ b)` for `m` rows by the few-row kernel on `threads` threads.
 fn product(

@@ -4,38 +4,8 @@
 use super::Dims;
 use crate::model::layer::Block;
 use crate::model::linear::Linear;
-use tch::{Device, Kind, Tensor};
-
-/// The elements of `t` when it is a contiguous f32 CPU tensor, else `None`.
-pub fn floats(t: &Tensor) -> Option<&[f32]> {
-    if t.kind() != Kind::Float || t.device() != Device::Cpu || !t.is_contiguous() {
-        return None;
-    }
-    let n = t.numel();
-    if n == 0 {
-        return Some(&[]);
-    }
-    // SAFETY: a contiguous f32 CPU tensor holds `numel` floats from its data pointer; the
-    // storage lives at least as long as the borrowed handle `t`. Nothing writes to it while
-    // the slice is in use: the weights are only read during decoding (in-place updates need
-    // `&mut` access to the policy, which the caller's `&self` excludes).
-    Some(unsafe { std::slice::from_raw_parts(t.data_ptr() as *const f32, n) })
-}
-
-/// The elements of `t` for writing when it is a contiguous f32 CPU tensor, else `None`.
-pub fn floats_mut(t: &mut Tensor) -> Option<&mut [f32]> {
-    if t.kind() != Kind::Float || t.device() != Device::Cpu || !t.is_contiguous() {
-        return None;
-    }
-    let n = t.numel();
-    if n == 0 {
-        return Some(&mut []);
-    }
-    // SAFETY: as in `floats`; `t` is borrowed mutably, and the tensors passed here (a
-    // cache's keys and values) own their storage: the cache never hands out views of it
-    // that outlive a call.
-    Some(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) })
-}
+use crate::model::skinny::floats;
+use tch::Tensor;
 
 /// One layer's parameters.
 pub struct LayerWeights<'a> {
