@@ -320,6 +320,11 @@ const ROWS: &[Row] = &[
     row("sft.batch", &["0", "-1"], &["1", "32"]),
     row("sft.lr", &["nan", "-3e-3", "inf"], &["0", "3e-3"]),
     row(
+        "sft.cache",
+        &["1", "\"/dev/null\""],
+        &["\"\"", "\"warm-cache\""],
+    ),
+    row(
         "critic.kind",
         &["\"mlp\"", "1"],
         &["\"head\"", "\"separate\""],

@@ -76,6 +76,7 @@ pub const RULES: &[(&str, OnResume)] = &[
     ),
     ("loss", Mutable),
     ("optim", Mutable),
+    ("sft.cache", Mutable),
     ("sft", SFT),
     (
         "critic.kind",

@@ -481,6 +481,10 @@ pub struct SftConfig {
     pub batch: usize,
     /// Learning rate.
     pub lr: f64,
+    /// Folder of shared warm starts: a run whose warm-start inputs equal a stored entry's
+    /// loads it instead of training, and a run that trains stores it (docs/training.md,
+    /// "Shared warm starts"); empty: off. `turnwise compare` sets it to `DIR/warm_starts`.
+    pub cache: String,
 }
 
 impl Default for SftConfig {
@@ -493,6 +497,7 @@ impl Default for SftConfig {
             steps: 300,
             batch: 32,
             lr: 3e-3,
+            cache: String::new(),
         }
     }
 }

@@ -489,4 +489,16 @@ fn sft_keys(c: &Config, k: &mut Checks) {
     }
     k.int("sft.batch", s.batch as i128, 1, BIG);
     k.real("sft.lr", s.lr, Real::NON_NEGATIVE);
+    if !s.cache.is_empty() {
+        k.require(
+            "sft.cache",
+            !Path::new(&s.cache).exists() || Path::new(&s.cache).is_dir(),
+            format!("{}: exists and is not a folder", s.cache),
+        );
+        k.require(
+            "sft.cache",
+            c.model.lora.is_none(),
+            "is not supported with [model.lora] (a stored warm start holds merged weights)",
+        );
+    }
 }

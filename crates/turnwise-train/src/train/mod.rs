@@ -22,6 +22,7 @@ pub mod run_dir;
 pub mod sft;
 pub mod step;
 pub mod update;
+pub mod warm_cache;
 
 /// Applies `run.threads` (torch intra-op threads; 0 leaves libtorch's default). Every entry
 /// point that runs the policy calls it: `train` (fresh or resumed), `sft`, `eval`.

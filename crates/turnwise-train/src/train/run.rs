@@ -149,7 +149,13 @@ impl Trainer {
         super::apply_threads(cfg.run.threads);
         let out = dir.path().to_path_buf();
         cfg.run.out = out.display().to_string();
-        let mut demos = if !cfg.sft.enabled {
+        // A warm start shared through `sft.cache` (held under its key's lock until stored).
+        let slot = super::warm_cache::Slot::open(&cfg)?;
+        let cached = match &slot {
+            Some(s) => s.stored()?,
+            None => None,
+        };
+        let mut demos = if !cfg.sft.enabled || cached.is_some() {
             vec![]
         } else if cfg.sft.demos.is_empty() {
             super::envs::demo_groups(&cfg)?
@@ -157,7 +163,10 @@ impl Trainer {
             jsonl::read_batch(Path::new(&cfg.sft.demos))?.groups
         };
         let place = Placement::of(&cfg)?;
-        let policy = if cfg.model.path.is_empty() {
+        let policy = if let Some(c) = &cached {
+            Policy::load_on(&c.policy_dir, place)
+                .with_context(|| format!("sft.cache {}", c.policy_dir.display()))?
+        } else if cfg.model.path.is_empty() {
             let texts = super::envs::vocabulary_texts(&cfg, &demos)?;
             let tok = crate::policy::WordTokenizer::build_with(
                 texts.iter().map(String::as_str),
@@ -183,7 +192,14 @@ impl Trainer {
         let metrics = out.join(METRICS_FILE);
         jsonl::write_atomic(&metrics, b"")?;
         let history = rollout_spec(&cfg, &policy, None, 1, false).history;
-        if cfg.sft.enabled {
+        if let Some(c) = cached {
+            save_policy_atomic(&policy, &out.join("warm_start"))?;
+            let mut line = c.line;
+            line["elapsed_s"] = json!(started.elapsed().as_secs_f64());
+            line["sft_cache"] = json!(c.policy_dir.display().to_string());
+            append_line(&metrics, &line.to_string())?;
+            refresh_report(&out);
+        } else if cfg.sft.enabled {
             super::sft::tokenize(&mut demos, &policy.tokenizer)?;
             let t0 = Instant::now();
             let st = super::sft::train(&policy, &demos, &cfg, history, &mut on_sft)?;
@@ -191,9 +207,14 @@ impl Trainer {
                 .context("the SFT warm start diverged (lower sft.lr)")?;
             save_policy_atomic(&policy, &out.join("warm_start"))?;
             let ev = evaluate(&policy, &cfg, None, cfg.eval.episodes)?;
-            append_line(&metrics, &json!({"phase": "warm_start", "sft_s": t0.elapsed().as_secs_f64(), "sft_rows": st.rows, "sft_final_nll": st.final_nll, "eval": ev, "elapsed_s": started.elapsed().as_secs_f64()}).to_string())?;
+            let line = json!({"phase": "warm_start", "sft_s": t0.elapsed().as_secs_f64(), "sft_rows": st.rows, "sft_final_nll": st.final_nll, "eval": ev, "elapsed_s": started.elapsed().as_secs_f64()});
+            append_line(&metrics, &line.to_string())?;
+            if let Some(s) = &slot {
+                s.store(&policy, &line)?;
+            }
             refresh_report(&out);
         }
+        drop(slot);
         let reference = match cfg.loss.kl {
             // Under LoRA the reference is the base model, adapters off (no copy).
             Some(_) if cfg.model.lora.is_none() => {

@@ -16,6 +16,9 @@ pub struct Row {
     pub env: Option<String>,
 }
 
+/// The compare folder's shared warm starts (`sft.cache` of every cell with SFT).
+pub const WARM_STARTS: &str = "warm_starts";
+
 /// A cell with its resolved configuration.
 #[derive(Debug)]
 pub struct Planned {
@@ -26,8 +29,9 @@ pub struct Planned {
 }
 
 /// Resolves every cell: base file, then the user's `--set`s, then the cell's
-/// environment, method (its parameters reset when it differs from the file's), seed and
-/// run folder.
+/// environment, method (its parameters reset when it differs from the file's), shared
+/// warm-start folder ([`WARM_STARTS`], unless the file sets `sft.cache` or uses LoRA), seed
+/// and run folder.
 pub fn plan(
     rows: &[Row],
     methods: &[String],
@@ -59,6 +63,14 @@ pub fn plan(
                 if *m != base.credit.method {
                     cell_sets.push(format!("credit.method={}", toml_str(m)));
                     cell_sets.push("credit.params={}".into());
+                }
+                if base.sft.enabled && base.sft.cache.is_empty() && base.model.lora.is_none() {
+                    // The cells of one seed share its warm start (SFT does not depend on
+                    // the credit method): trained once, loaded by the others.
+                    cell_sets.push(format!(
+                        "sft.cache={}",
+                        toml_str(&dir.join(WARM_STARTS).display().to_string())
+                    ));
                 }
                 cell_sets.push(format!("run.seed={seed}"));
                 cell_sets.push(format!(

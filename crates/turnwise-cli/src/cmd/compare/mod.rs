@@ -4,7 +4,8 @@
 //!
 //! Folder: `compare.json` (the manifest), `configs/ENV/METHOD/seed-S.toml` (each cell's
 //! resolved configuration), `runs/ENV/METHOD/seed-S/` (run folders), `logs/…` (each
-//! child's output), `summary.json`, `report.html`. Running the same command again
+//! child's output), `warm_starts/` (the SFT warm starts the cells of a seed share:
+//! `sft.cache`), `summary.json`, `report.html`. Running the same command again
 //! continues: finished runs are reused, interrupted ones resume from their last
 //! checkpoint (or start again when they had none), and a run folder whose configuration
 //! differs from the cell's is refused, never mixed.
@@ -172,6 +173,7 @@ pub fn run(args: Args) -> Result<i32> {
                 .with_context(|| format!("reading the run in {}", run.display()))?;
             // The folder may be named through another path (cwd, symlink): not a setting.
             stored.run.out.clone_from(&p.cfg.run.out);
+            stored.sft.cache.clone_from(&p.cfg.sft.cache);
             if let Some(k) = first_difference(&stored, &p.cfg) {
                 bail!(
                     "{}: holds a run whose `{k}` differs from this compare's cell ({} × {} × seed {}); a compare never mixes runs: use another --out, or the original arguments",
