@@ -17,7 +17,10 @@ STEPS=${STEPS:-10}
 SHORT=(--set "run.steps=$STEPS" --set run.time_budget_s=0 --set checkpoint.every=0
        --set sft.episodes=200 --set sft.steps=200 --set eval.every=0)
 MAZE=(--config configs/maze.toml --set env.tasks_per_step=4 --set eval.episodes=25)
-RAGEN=(--config configs/sokoban.toml --set eval.episodes=32)
+# configs/sokoban.toml with the settings it had when these rows were measured (letters,
+# noisy demos, 4 groups, no dynamic sampling; the file now holds the Sokoban grid's).
+RAGEN=(--config configs/sokoban.toml --set eval.episodes=32 --set 'model.pieces="letters"'
+       --set sft.noise=0.5 --set env.tasks_per_step=4 --set curricula.dynamic_sampling=false)
 FROZEN=("${RAGEN[@]}" --set 'env.name="ragen/frozenlake"' --set env.options.invalid_penalty=0.0)
 TRY=("${RAGEN[@]}" --set 'env.name="try-again"' --set sampling.max_action_tokens=24
      --set model.max_context=384 --set eval.max_turns=5)
