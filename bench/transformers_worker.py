@@ -10,7 +10,8 @@ Protocol (JSON lines): the first line on stdin is the set-up
      "device": "cpu" | "cuda[:N]", "dtype": "f32" | "bf16" | "f16"}
 answered by {"ready": true, "load_s": ...}; then each line {"op": "train"} or
 {"op": "generate", "seed": S} is answered by {"seconds": ..., "cpu_seconds": ...} (wall time
-and this process's CPU time, all threads; plus "tokens" for generate);
+and this process's CPU time, all threads; plus "tokens" for generate, and for train "phases":
+{"forward" | "loss" | "backward" | "step": {"seconds": ..., "cpu_seconds": ...}});
 {"op": "peak"} is answered by {"peak_rss_mb": ...} (ru_maxrss). EOF ends the worker.
 
 The work: a train step is forward, the weighted token NLL sum(w * nll) / sum(w), backward,
@@ -31,6 +32,9 @@ import torch
 from transformers import AutoModelForCausalLM
 
 
+# The timed phases of a train step (as turnwise's side): forward with log-softmax and gather,
+# the weighted loss, backward (with zero_grad), the optimizer step.
+PHASES = ("forward", "loss", "backward", "step")
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
 
 
@@ -67,15 +71,26 @@ def main():
         if req["op"] == "train":
             model.train()
             t0, c0 = time.perf_counter(), time.process_time()
+            marks = [(t0, c0)]
+
+            def mark():
+                synchronize(device)
+                marks.append((time.perf_counter(), time.process_time()))
+
             logits = model(input_ids=ids).logits[:, :-1].float()
             lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0]
+            mark()
             loss = -(lp * w).sum() / w.sum()
+            mark()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            mark()
             opt.step()
-            synchronize(device)
+            mark()
+            phases = {name: {"seconds": b[0] - a[0], "cpu_seconds": b[1] - a[1]}
+                      for name, a, b in zip(PHASES, marks, marks[1:])}
             reply({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
-                   "loss": loss.item()})
+                   "loss": loss.item(), "phases": phases})
         elif req["op"] == "generate":
             model.eval()
             torch.manual_seed(req["seed"])

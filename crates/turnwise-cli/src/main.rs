@@ -1,6 +1,7 @@
 //! `turnwise`: train language-model agents with multi-turn RL and turn-level credit
 //! assignment. Run `turnwise --help` for the subcommands.
 
+mod allocator;
 mod cmd;
 mod signals;
 
@@ -54,6 +55,7 @@ enum Command {
 }
 
 fn main() {
+    allocator::keep_freed_memory();
     let cli = Cli::parse();
     turnwise_openenv::register();
     turnwise_model::memory::configure_from_env();

@@ -80,6 +80,11 @@ pub struct Args {
 
 const LR: f64 = 1e-5;
 
+/// The phases of a train step, timed on both sides: the forward pass with the head's
+/// log-softmax and the targets' log-probs, the weighted loss, the backward pass (with the
+/// gradients' reset), the optimizer step.
+const PHASES: [&str; 4] = ["forward", "loss", "backward", "step"];
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -186,15 +191,30 @@ impl Worker {
     }
 
     fn timing(&mut self, req: Value) -> Result<Timing> {
+        Ok(self.timing_phases(req)?.0)
+    }
+
+    /// A measurement and the phases ([`PHASES`]) its reply times (zeros where it has none).
+    fn timing_phases(&mut self, req: Value) -> Result<(Timing, [Timing; 4])> {
         let v = self.ask(&req)?;
         let get = |k: &str| {
             v[k].as_f64()
                 .with_context(|| format!("transformers worker reply without `{k}`"))
         };
-        Ok(Timing {
+        let total = Timing {
             wall: get("seconds")?,
             cpu: get("cpu_seconds")?,
-        })
+        };
+        let mut phases = [Timing {
+            wall: 0.0,
+            cpu: 0.0,
+        }; 4];
+        for (p, name) in phases.iter_mut().zip(PHASES) {
+            let ph = &v["phases"][name];
+            p.wall = ph["seconds"].as_f64().unwrap_or(0.0);
+            p.cpu = ph["cpu_seconds"].as_f64().unwrap_or(0.0);
+        }
+        Ok((total, phases))
     }
 }
 
@@ -223,28 +243,53 @@ struct Ours {
 }
 
 impl Ours {
-    fn train(&mut self) -> Result<Timing> {
+    /// One train step; the total and its phases ([`PHASES`]).
+    fn train(&mut self) -> Result<(Timing, [Timing; 4])> {
+        let mut phases = [Timing {
+            wall: 0.0,
+            cpu: 0.0,
+        }; 4];
+        let device = self.policy.device();
         let (t, ()) = Timing::of(|| {
-            let s = self.policy.token_logprobs(
-                &self.batch.ids,
-                &self.batch.positions,
-                None,
-                1.0,
-                false,
-            )?;
-            let loss = s
-                .logprobs
-                .f_mul(&self.weights)?
-                .f_sum(Kind::Float)?
-                .f_neg()?
-                .f_div(&self.weights.f_sum(Kind::Float)?)?;
-            self.opt.zero_grad();
-            self.policy.backward(&loss)?;
-            self.opt.step();
-            synchronize(self.policy.device());
+            let (p, s) = Timing::of(|| {
+                let s = self.policy.token_logprobs(
+                    &self.batch.ids,
+                    &self.batch.positions,
+                    None,
+                    1.0,
+                    false,
+                )?;
+                synchronize(device);
+                Ok(s)
+            })?;
+            phases[0] = p;
+            let (p, loss) = Timing::of(|| {
+                let loss = s
+                    .logprobs
+                    .f_mul(&self.weights)?
+                    .f_sum(Kind::Float)?
+                    .f_neg()?
+                    .f_div(&self.weights.f_sum(Kind::Float)?)?;
+                synchronize(device);
+                Ok(loss)
+            })?;
+            phases[1] = p;
+            drop(s);
+            (phases[2], ()) = Timing::of(|| {
+                self.opt.zero_grad();
+                self.policy.backward(&loss)?;
+                synchronize(device);
+                Ok(())
+            })?;
+            drop(loss);
+            (phases[3], ()) = Timing::of(|| {
+                self.opt.step();
+                synchronize(device);
+                Ok(())
+            })?;
             Ok(())
         })?;
-        Ok(t)
+        Ok((t, phases))
     }
 
     fn generate(&self, seed: u64) -> Result<Timing> {
@@ -286,9 +331,32 @@ fn num(v: &Value, key: &str) -> f64 {
 #[derive(Default)]
 struct Side {
     pairs: Vec<(Timing, Timing)>,
+    /// Per round, the phases' pairs ([`PHASES`]; train step only).
+    phases: Vec<[(Timing, Timing); 4]>,
 }
 
 impl Side {
+    /// Median wall and CPU seconds of each phase, both sides, as JSON and as one line.
+    fn phase_medians(&self) -> (Value, String) {
+        let mut js = serde_json::Map::new();
+        let mut line = vec![];
+        for (i, name) in PHASES.iter().enumerate() {
+            let m = |f: &dyn Fn(&(Timing, Timing)) -> f64| {
+                median(self.phases.iter().map(|p| f(&p[i])).collect())
+            };
+            let (ow, tw) = (m(&|p| p.0.wall), m(&|p| p.1.wall));
+            let (oc, tc) = (m(&|p| p.0.cpu), m(&|p| p.1.cpu));
+            js.insert(
+                name.to_string(),
+                json!({"turnwise": {"wall": ow, "cpu": oc}, "transformers": {"wall": tw, "cpu": tc}}),
+            );
+            line.push(format!(
+                "{name} {ow:.3} vs {tw:.3} s wall, {oc:.3} vs {tc:.3} s CPU"
+            ));
+        }
+        (Value::Object(js), line.join("; "))
+    }
+
     fn push(&mut self, ours: Timing, theirs: Timing) {
         self.pairs.push((ours, theirs));
     }
@@ -395,12 +463,27 @@ pub fn run(a: Args) -> Result<i32> {
                 Ok((ours()?, t))
             }
         };
+        let mut ph = None;
         let tr = if a.skip_train {
             None
         } else {
-            Some(pair(&mut || ours.train(), &mut || {
-                worker.timing(json!({"op": "train"}))
-            })?)
+            let (mut op, mut tp) = (None, None);
+            let r = pair(
+                &mut || {
+                    let (t, p) = ours.train()?;
+                    op = Some(p);
+                    Ok(t)
+                },
+                &mut || {
+                    let (t, p) = worker.timing_phases(json!({"op": "train"}))?;
+                    tp = Some(p);
+                    Ok(t)
+                },
+            )?;
+            if let (Some(o), Some(t)) = (op, tp) {
+                ph = Some(std::array::from_fn(|i| (o[i], t[i])));
+            }
+            Some(r)
         };
         let ge = if a.skip_generate {
             None
@@ -431,6 +514,9 @@ pub fn run(a: Args) -> Result<i32> {
         if let Some((o, t)) = tr {
             train.push(o, t);
         }
+        if let Some(p) = ph {
+            train.phases.push(p);
+        }
         if let Some((o, t)) = ge {
             gen.push(o, t);
         }
@@ -456,6 +542,10 @@ pub fn run(a: Args) -> Result<i32> {
             "train step ({}x{} tokens, AdamW{}): turnwise {:.3} s, transformers {:.3} s wall; time ratio turnwise/transformers median {:.3} wall (range {:.3}-{:.3}), {:.3} CPU (range {:.3}-{:.3}); target <= 1.0",
             a.batch, a.seq, if a.gradient_checkpointing { ", activation checkpointing" } else { "" }, median(train.ours(|t| t.wall)), median(train.theirs(|t| t.wall)),
             num(&w, "median"), num(&w, "min"), num(&w, "max"), num(&c, "median"), num(&c, "min"), num(&c, "max")
+        );
+        println!(
+            "train step phases (medians, turnwise vs transformers): {}",
+            train.phase_medians().1
         );
     }
     // Throughput ratio = their time / our time.
@@ -491,6 +581,7 @@ pub fn run(a: Args) -> Result<i32> {
         "load_average": loads,
         "load_s": {"turnwise": our_load_s, "transformers": their_load_s},
         "train_step_s": train.json(),
+        "train_step_phases_s": train.phase_medians().0,
         "generate_s": gen.json(),
         "generate_tokens": gen_tokens,
         "ratios": {
