@@ -93,19 +93,30 @@ pub struct RunEnd {
     pub checkpoint: PathBuf,
 }
 
-/// Saves `policy` to `dest` through a temporary sibling, so `dest` is whole or absent.
-fn save_policy_atomic(policy: &Policy, dest: &Path) -> Result<()> {
+/// Writes the folder `dest` through a temporary sibling (`.tmp-NAME-PID`) that `fill`
+/// writes and that is then renamed into place, so `dest` is whole or absent. A `dest` left
+/// by an earlier attempt is replaced.
+pub(super) fn replace_dir_atomic(
+    dest: &Path,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dest.with_file_name(format!(".tmp-{name}-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
     }
-    policy.save(&tmp)?;
+    fill(&tmp)?;
     if dest.exists() {
-        // Left by an earlier attempt of this start (no checkpoint was reached).
         std::fs::remove_dir_all(dest)?;
     }
-    std::fs::rename(&tmp, dest).with_context(|| format!("saving {}", dest.display()))
+    Ok(std::fs::rename(&tmp, dest)?)
+}
+
+/// Saves `policy` to `dest` atomically ([`replace_dir_atomic`]; a `dest` left by an
+/// earlier attempt of this start, which reached no checkpoint, is replaced).
+fn save_policy_atomic(policy: &Policy, dest: &Path) -> Result<()> {
+    replace_dir_atomic(dest, |tmp| policy.save(tmp))
+        .with_context(|| format!("saving {}", dest.display()))
 }
 
 impl Trainer {

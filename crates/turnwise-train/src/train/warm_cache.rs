@@ -152,30 +152,17 @@ impl Slot {
     /// Stores `policy` (just trained) and its warm-start metrics line as this key's entry,
     /// atomically (a temporary folder renamed into place).
     pub fn store(&self, policy: &Policy, line: &Value) -> Result<()> {
-        let name = self
-            .entry
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let tmp = self
-            .entry
-            .with_file_name(format!(".tmp-{name}-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
-        std::fs::create_dir_all(&tmp)?;
-        policy.save(&tmp.join(POLICY_DIR))?;
-        std::fs::write(tmp.join(LINE_FILE), serde_json::to_string(line)?)?;
-        std::fs::write(tmp.join(VERSION_FILE), env!("CARGO_PKG_VERSION"))?;
-        // The key last: an entry without it is incomplete and is never read.
-        std::fs::write(tmp.join(KEY_FILE), &self.key)?;
-        if self.entry.exists() {
-            // An incomplete entry left by a killed run (no key file): nothing to keep.
-            std::fs::remove_dir_all(&self.entry)?;
-        }
-        std::fs::rename(&tmp, &self.entry)
-            .with_context(|| format!("sft.cache: storing {}", self.entry.display()))
+        // Replaces an incomplete entry left by a killed run (no key file): nothing to keep.
+        super::run::replace_dir_atomic(&self.entry, |tmp| {
+            std::fs::create_dir_all(tmp)?;
+            policy.save(&tmp.join(POLICY_DIR))?;
+            std::fs::write(tmp.join(LINE_FILE), serde_json::to_string(line)?)?;
+            std::fs::write(tmp.join(VERSION_FILE), env!("CARGO_PKG_VERSION"))?;
+            // The key last: an entry without it is incomplete and is never read.
+            std::fs::write(tmp.join(KEY_FILE), &self.key)?;
+            Ok(())
+        })
+        .with_context(|| format!("sft.cache: storing {}", self.entry.display()))
     }
 }
 
