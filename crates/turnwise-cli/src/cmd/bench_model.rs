@@ -111,7 +111,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// One measurement: wall seconds and CPU seconds.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Timing {
     wall: f64,
     cpu: f64,
@@ -205,10 +205,7 @@ impl Worker {
             wall: get("seconds")?,
             cpu: get("cpu_seconds")?,
         };
-        let mut phases = [Timing {
-            wall: 0.0,
-            cpu: 0.0,
-        }; 4];
+        let mut phases = [Timing::default(); 4];
         for (p, name) in phases.iter_mut().zip(PHASES) {
             let ph = &v["phases"][name];
             p.wall = ph["seconds"].as_f64().unwrap_or(0.0);
@@ -245,10 +242,7 @@ struct Ours {
 impl Ours {
     /// One train step; the total and its phases ([`PHASES`]).
     fn train(&mut self) -> Result<(Timing, [Timing; 4])> {
-        let mut phases = [Timing {
-            wall: 0.0,
-            cpu: 0.0,
-        }; 4];
+        let mut phases = [Timing::default(); 4];
         let device = self.policy.device();
         let (t, ()) = Timing::of(|| {
             let (p, s) = Timing::of(|| {
